@@ -1,0 +1,152 @@
+"""The agent seam: what the engine asks of note builders, linkers and evolvers.
+
+Two families implement it: the offline agents (``zettelmem.agents.offline``, real
+algorithms, no LLM) and the LLM agents (``zettelmem.agents.llm``). The engine only
+sees these protocols, and it applies the same guards to every proposal (offered
+ids only, grounding, optimistic versions) whoever made it.
+
+A *staged* suite runs build → link → evolve; a *joint* agent decides all three for
+one or several memories in a single call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from zettelmem.models import BuiltBy, MemoryType, Note, Provenance, Relation, Scope
+
+__all__ = [
+    "AgentSuite",
+    "Candidate",
+    "Decision",
+    "EvolutionProposal",
+    "Evolver",
+    "JointAgent",
+    "LinkProposal",
+    "Linker",
+    "MemoryInput",
+    "NoteBuilder",
+    "NoteDraft",
+]
+
+
+class MemoryInput(BaseModel):
+    """A new memory as handed to the agents (already validated)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    content: str
+    scope: Scope = Field(default_factory=Scope)
+    event_time: datetime | None = None
+    provenance: Provenance = Field(default_factory=Provenance)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    memory_type: MemoryType | None = None  # caller's hint, wins over the agent's guess
+
+
+class NoteDraft(BaseModel):
+    """The attributes an agent built for a new memory."""
+
+    keywords: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    context: str = ""
+    memory_type: MemoryType = MemoryType.EPISODIC
+    entities: list[str] = Field(default_factory=list)
+    event_time: datetime | None = None
+    built_by: BuiltBy = Field(default_factory=BuiltBy)
+
+
+class Candidate(BaseModel):
+    """A possible neighbour offered to a linker: an existing note and its similarity."""
+
+    model_config = ConfigDict(frozen=True)
+
+    note: Note
+    similarity: float
+
+
+class LinkProposal(BaseModel):
+    """A link an agent wants from the new note to an offered candidate."""
+
+    target_id: str
+    relation: Relation = Relation.RELATES_TO
+    weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    rationale: str = ""
+
+
+class EvolutionProposal(BaseModel):
+    """A proposed rewrite of a linked note's attributes (None = leave as is)."""
+
+    target_id: str
+    expected_version: int
+    keywords: list[str] | None = None
+    tags: list[str] | None = None
+    context: str | None = None
+    memory_type: MemoryType | None = None
+    rationale: str = ""
+    agent: BuiltBy = Field(default_factory=BuiltBy)
+
+    def changes(self) -> dict[str, Any]:
+        """The fields this proposal sets, as plain values."""
+        out: dict[str, Any] = {}
+        for name in ("keywords", "tags", "context", "memory_type"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value.value if isinstance(value, MemoryType) else value
+        return out
+
+
+class Decision(BaseModel):
+    """Everything an agent decided about one new memory."""
+
+    draft: NoteDraft
+    links: list[LinkProposal] = Field(default_factory=list)
+    evolutions: list[EvolutionProposal] = Field(default_factory=list)
+
+
+@runtime_checkable
+class NoteBuilder(Protocol):
+    """Turns raw memories into note attributes."""
+
+    async def build(self, items: Sequence[MemoryInput]) -> list[NoteDraft]: ...
+
+
+@runtime_checkable
+class Linker(Protocol):
+    """Chooses links from a new note to offered candidates."""
+
+    async def link(self, note: Note, candidates: Sequence[Candidate]) -> list[LinkProposal]: ...
+
+
+@runtime_checkable
+class Evolver(Protocol):
+    """Proposes rewrites of the notes a new note was linked to."""
+
+    async def evolve(
+        self, trigger: Note, linked: Sequence[Note], links: Sequence[LinkProposal]
+    ) -> list[EvolutionProposal]: ...
+
+
+@runtime_checkable
+class JointAgent(Protocol):
+    """Builds, links and evolves several memories in as few model calls as it can."""
+
+    async def decide(
+        self, items: Sequence[MemoryInput], candidates: Sequence[Sequence[Candidate]]
+    ) -> list[Decision]: ...
+
+
+@dataclass
+class AgentSuite:
+    """The agents one Memory uses. ``joint`` set means one call per batch decides all."""
+
+    builder: NoteBuilder
+    linker: Linker
+    evolver: Evolver
+    joint: JointAgent | None = None
+    name: str = "offline"
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,94 @@
+"""Offline Linker: similarity plus shared salient terms, typed where evidence allows.
+
+Rules, for each offered candidate (most similar first):
+
+* the previous turn of the same session → ``answers`` if it asked a question and
+  the speaker changed, else ``follows`` (always linked);
+* a shared proper name (not the speakers') → ``same_entity``;
+* cosine ≥ ``ELABORATE`` → ``elaborates``; otherwise ``relates_to``.
+
+A non-sequential candidate is linked when cosine ≥ ``STRONG``, or cosine ≥ ``WEAK``
+and it shares at least two salient terms (keyword/tag/entity stems) or an entity.
+Weight = clip(cosine + 0.05 per shared term, 0.05, 1); the rationale names the
+evidence. At most ``max_links`` links, strongest first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from zettelmem.agents.base import Candidate, LinkProposal
+from zettelmem.config import AgentsConfig
+from zettelmem.models import Note, Relation
+from zettelmem.text import terms
+
+__all__ = ["OfflineLinker", "salient_terms"]
+
+STRONG = 0.55
+WEAK = 0.30
+ELABORATE = 0.75
+
+
+def salient_terms(note: Note) -> set[str]:
+    """Stems of a note's keywords, tags and entities."""
+    out: set[str] = set()
+    for label in (*note.keywords, *note.tags, *note.entities):
+        out.update(terms(label))
+    return out
+
+
+def is_session_predecessor(note: Note, other: Note) -> bool:
+    a, b = note.provenance, other.provenance
+    return (
+        a.session is not None
+        and a.session == b.session
+        and a.turn is not None
+        and b.turn is not None
+        and b.turn == a.turn - 1
+    )
+
+
+class OfflineLinker:
+    """Chooses typed, weighted links with a rationale."""
+
+    def __init__(self, config: AgentsConfig | None = None) -> None:
+        self.config = config or AgentsConfig()
+
+    def link_sync(self, note: Note, candidates: Sequence[Candidate]) -> list[LinkProposal]:
+        mine = salient_terms(note)
+        my_entities = set(note.entities)
+        scored: list[tuple[float, LinkProposal]] = []
+        for cand in candidates:
+            other = cand.note
+            if other.id == note.id:
+                continue
+            sim = cand.similarity
+            shared = sorted(mine & salient_terms(other))
+            shared_entities = sorted(my_entities & set(other.entities))
+            weight = min(1.0, max(0.05, sim + 0.05 * len(shared)))
+            reasons = [f"cosine {sim:.2f}"]
+            if shared:
+                reasons.append("shares " + ", ".join(repr(t) for t in shared[:5]))
+            if is_session_predecessor(note, other):
+                asked = "?" in other.content and other.provenance.speaker != note.provenance.speaker
+                relation = Relation.ANSWERS if asked else Relation.FOLLOWS
+                reasons.insert(0, "replies to the question before it" if asked else "next turn of the session")
+                scored.append((2.0, LinkProposal(target_id=other.id, relation=relation,
+                                                 weight=max(weight, 0.8), rationale="; ".join(reasons))))
+                continue
+            if not (sim >= STRONG or (sim >= WEAK and (len(shared) >= 2 or shared_entities))):
+                continue
+            if shared_entities:
+                relation = Relation.SAME_ENTITY
+                reasons.insert(0, "both mention " + ", ".join(shared_entities[:3]))
+            elif sim >= ELABORATE:
+                relation = Relation.ELABORATES
+            else:
+                relation = Relation.RELATES_TO
+            scored.append((weight, LinkProposal(target_id=other.id, relation=relation,
+                                                weight=weight, rationale="; ".join(reasons))))
+        scored.sort(key=lambda x: -x[0])
+        return [p for _, p in scored[: self.config.max_links]]
+
+    async def link(self, note: Note, candidates: Sequence[Candidate]) -> list[LinkProposal]:
+        return self.link_sync(note, candidates)

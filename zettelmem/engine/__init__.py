@@ -1,0 +1,1 @@
+"""The memory engine: the async core, its sync facade, search and maintenance."""

@@ -1,0 +1,78 @@
+"""Open the backends and pick the agents a Settings object describes."""
+
+from __future__ import annotations
+
+from zettelmem.agents.base import AgentSuite
+from zettelmem.config import ChromaLocalConfig, Neo4jConfig, Settings
+from zettelmem.embeddings import Embedder, make_embedder
+from zettelmem.errors import EmbeddingModelMismatch
+from zettelmem.stores.base import GraphStore
+from zettelmem.vectors.base import VectorIndex
+
+__all__ = ["open_backends", "open_graph", "pick_agents"]
+
+
+def open_graph(settings: Settings) -> GraphStore:
+    g = settings.graph
+    if isinstance(g, Neo4jConfig):
+        from zettelmem.stores.neo4j import Neo4jGraphStore
+
+        return Neo4jGraphStore(g)
+    from zettelmem.stores.networkx_store import NetworkXGraphStore
+
+    return NetworkXGraphStore(settings.graph_path())
+
+
+def open_vectors(settings: Settings, embedder: Embedder) -> VectorIndex:
+    from zettelmem.vectors.chroma import ChromaVectorIndex
+
+    v = settings.vectors
+    if isinstance(v, ChromaLocalConfig):
+        return ChromaVectorIndex.local(settings.chroma_path(), v.collection, embedder.model_id, embedder.dims)
+    return ChromaVectorIndex.server(v.host, v.port, v.collection, embedder.model_id, embedder.dims,
+                                    ssl=v.ssl, headers=v.headers)
+
+
+def open_backends(
+    settings: Settings,
+    graph: GraphStore | None = None,
+    vectors: VectorIndex | None = None,
+    embedder: Embedder | None = None,
+) -> tuple[GraphStore, VectorIndex, Embedder]:
+    """Graph first (it holds the folder lock), then embedder and vectors; model ids must agree."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    graph = graph or open_graph(settings)
+    try:
+        embedder = embedder or make_embedder(settings.embedding)
+        recorded = graph.get_meta("embedding_model")
+        mine = f"{embedder.model_id}:{embedder.dims}"
+        if recorded is None:
+            graph.put_meta("embedding_model", mine)
+        elif recorded != mine:
+            raise EmbeddingModelMismatch(
+                f"this store was built with embedding model {recorded}; the configured model is {mine}"
+            )
+        vectors = vectors or open_vectors(settings, embedder)
+    except BaseException:
+        graph.close()
+        raise
+    return graph, vectors, embedder
+
+
+def pick_agents(settings: Settings) -> AgentSuite:
+    """LLM agents when an LLM is configured (or ``use_llm``), else the offline ones."""
+    from zettelmem.agents.offline import offline_suite
+
+    offline = offline_suite(settings.agents)
+    if settings.use_llm is False:
+        return offline
+    try:
+        from zettelmem.llm.config import LLMSettings
+    except ImportError:
+        return offline
+    llm = LLMSettings()
+    if settings.use_llm or llm.is_configured():
+        from zettelmem.agents.llm import llm_suite
+
+        return llm_suite(llm, settings.agents, offline)
+    return offline

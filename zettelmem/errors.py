@@ -1,0 +1,141 @@
+"""One error tree for zettelmem.
+
+Every error zettelmem raises on purpose derives from :class:`ZettelmemError`;
+driver exceptions are wrapped with ``raise ... from exc``. Builtins are mixed in
+where callers expect them (``except KeyError`` still catches an unknown id)::
+
+    ZettelmemError
+    ├── ConfigurationError (ValueError)
+    │   └── EmbeddingModelMismatch       store was built with another model
+    ├── InvalidInput (ValueError)
+    │   ├── EmptyContent
+    │   ├── ContentTooLarge
+    │   └── InvalidContent               NUL bytes, invalid UTF-8, bad tags
+    ├── NotFound (KeyError)
+    │   ├── NoteNotFound
+    │   ├── LinkNotFound
+    │   └── ChangeNotFound
+    ├── StoreError
+    │   ├── StoreLocked                  another process holds the folder
+    │   ├── StoreCorrupt                 a store file cannot be read
+    │   ├── BackendUnavailable (ConnectionError)   server down / unreachable
+    │   ├── SchemaVersionError           migrations missing, edited or unknown
+    │   └── ConflictError                optimistic version check failed
+    ├── LLMError
+    │   ├── StructuredOutputError        reply did not match the schema
+    │   └── BudgetExceeded               call/token budget of an operation spent
+    └── ExportError
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendUnavailable",
+    "BudgetExceeded",
+    "ChangeNotFound",
+    "ConfigurationError",
+    "ConflictError",
+    "ContentTooLarge",
+    "EmbeddingModelMismatch",
+    "EmptyContent",
+    "ExportError",
+    "InvalidContent",
+    "InvalidInput",
+    "LLMError",
+    "LinkNotFound",
+    "NotFound",
+    "NoteNotFound",
+    "SchemaVersionError",
+    "StoreCorrupt",
+    "StoreError",
+    "StoreLocked",
+    "StructuredOutputError",
+    "ZettelmemError",
+]
+
+
+class ZettelmemError(Exception):
+    """Root of every error zettelmem raises on purpose."""
+
+
+class ConfigurationError(ZettelmemError, ValueError):
+    """Settings are missing, contradictory or point at nothing usable."""
+
+
+class EmbeddingModelMismatch(ConfigurationError):
+    """The store's vectors were made by another embedding model or dimension."""
+
+
+class InvalidInput(ZettelmemError, ValueError):
+    """Input rejected before anything was written."""
+
+
+class EmptyContent(InvalidInput):
+    """Content is empty or whitespace only."""
+
+
+class ContentTooLarge(InvalidInput):
+    """Content exceeds the configured maximum size."""
+
+
+class InvalidContent(InvalidInput):
+    """Content or attributes contain bytes or characters zettelmem refuses."""
+
+
+class NotFound(ZettelmemError, KeyError):
+    """Something addressed by id does not exist (in this scope)."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class NoteNotFound(NotFound):
+    """No note with this id in this scope."""
+
+
+class LinkNotFound(NotFound):
+    """No such link."""
+
+
+class ChangeNotFound(NotFound):
+    """No change with this id."""
+
+
+class StoreError(ZettelmemError):
+    """The graph or vector store failed."""
+
+
+class StoreLocked(StoreError):
+    """Another process has the store folder open for writing."""
+
+
+class StoreCorrupt(StoreError):
+    """A store file exists but cannot be read."""
+
+
+class BackendUnavailable(StoreError, ConnectionError):
+    """A server (Neo4j, Chroma) cannot be reached."""
+
+
+class SchemaVersionError(StoreError):
+    """Schema migrations are missing, unknown or were edited after being applied."""
+
+
+class ConflictError(StoreError):
+    """A write lost an optimistic version check (someone else changed the note)."""
+
+
+class LLMError(ZettelmemError):
+    """A language-model call failed for good."""
+
+
+class StructuredOutputError(LLMError):
+    """A model reply could not be parsed into the expected schema."""
+
+
+class BudgetExceeded(LLMError):
+    """The call or token budget of an operation is spent."""
+
+
+class ExportError(ZettelmemError):
+    """A graph export could not be written."""

@@ -1,0 +1,238 @@
+"""The data model: pure pydantic v2 values with no I/O.
+
+A :class:`Note` is one memory with the attributes agents built for it; a
+:class:`Link` is a typed, weighted edge with a rationale; a :class:`Change` is one
+versioned rewrite of a note's attributes. Backends persist these; nothing here
+knows about a database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "BuiltBy",
+    "Change",
+    "Link",
+    "MemoryType",
+    "Note",
+    "Provenance",
+    "Relation",
+    "Scope",
+    "EVOLVABLE_FIELDS",
+    "new_id",
+    "utcnow",
+]
+
+#: Note attributes an evolution pass may rewrite.
+EVOLVABLE_FIELDS: tuple[str, ...] = ("keywords", "tags", "context", "memory_type")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    """A fresh random id (uuid4 hex)."""
+    return uuid.uuid4().hex
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+class MemoryType(StrEnum):
+    """What kind of memory a note holds (MIRIX-style taxonomy)."""
+
+    EPISODIC = "episodic"  # something that happened, at a time
+    SEMANTIC = "semantic"  # a fact or belief about the world or a person
+    PROCEDURAL = "procedural"  # how to do something
+    CORE = "core"  # identity, lasting preferences
+    RESOURCE = "resource"  # a document, link, file, media item
+
+
+class Relation(StrEnum):
+    """Link types."""
+
+    RELATES_TO = "relates_to"
+    ELABORATES = "elaborates"
+    SUPPORTS = "supports"
+    CONTRADICTS = "contradicts"
+    SUPERSEDES = "supersedes"
+    SAME_ENTITY = "same_entity"
+    FOLLOWS = "follows"
+    ANSWERS = "answers"
+
+
+class Scope(BaseModel):
+    """Who a memory belongs to. Scopes match exactly, field by field."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str = "default"
+    agent_id: str = "default"
+    namespace: str = "default"
+
+    @field_validator("user_id", "agent_id", "namespace")
+    @classmethod
+    def _non_empty(cls, value: str) -> str:
+        if not value or "\x00" in value or len(value) > 256:
+            raise ValueError("scope parts must be 1-256 characters without NUL")
+        return value
+
+    @property
+    def key(self) -> str:
+        """A single string that is equal only for equal scopes."""
+        return "\x1f".join((self.user_id, self.agent_id, self.namespace))
+
+    @classmethod
+    def from_key(cls, key: str) -> Scope:
+        user_id, agent_id, namespace = key.split("\x1f")
+        return cls(user_id=user_id, agent_id=agent_id, namespace=namespace)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}/{self.agent_id}/{self.namespace}"
+
+
+class BuiltBy(BaseModel):
+    """Which agent built or last rewrote something, so output is labelled honestly."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["offline", "llm", "user"] = "offline"
+    agent: str = "offline"
+    version: str = "1"
+    model: str | None = None
+    fallback_reason: str | None = None  # set when an LLM failed and offline took over
+
+    def __str__(self) -> str:
+        tail = f" ({self.model})" if self.model else ""
+        return f"{self.kind}:{self.agent}@{self.version}{tail}"
+
+
+class Provenance(BaseModel):
+    """Where a memory came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str | None = None  # e.g. a message id or file name
+    session: str | None = None
+    speaker: str | None = None
+    turn: int | None = None  # position inside the session, when known
+    extra: dict[str, str] = Field(default_factory=dict)
+
+
+class Note(BaseModel):
+    """One memory and the attributes built for it.
+
+    ``content`` is the raw memory and never changes; the evolvable attributes
+    (``keywords``, ``tags``, ``context``, ``memory_type``) are rewritten only
+    through versioned :class:`Change` records.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(default_factory=new_id)
+    content: str
+    keywords: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    context: str = ""
+    memory_type: MemoryType = MemoryType.EPISODIC
+    entities: list[str] = Field(default_factory=list)
+    scope: Scope = Field(default_factory=Scope)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    event_time: datetime | None = None
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    version: int = 1
+    built_by: BuiltBy = Field(default_factory=BuiltBy)
+    provenance: Provenance = Field(default_factory=Provenance)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    access_count: int = 0
+    last_accessed: datetime | None = None
+
+    @field_validator(
+        "created_at", "updated_at", "event_time", "valid_from", "valid_to", "last_accessed"
+    )
+    @classmethod
+    def _aware_times(cls, value: datetime | None) -> datetime | None:
+        return _aware(value)
+
+    def embedding_text(self) -> str:
+        """The text the dense index embeds: raw content plus its one-line context."""
+        if self.context and self.context not in self.content:
+            return f"{self.content}\n{self.context}"
+        return self.content
+
+    def lexical_text(self) -> str:
+        """The text the lexical index scores: content and every attribute."""
+        return " ".join([self.content, self.context, *self.keywords, *self.tags, *self.entities])
+
+    def evolvable(self) -> dict[str, Any]:
+        """The attributes an evolution pass may rewrite, as plain values."""
+        return {f: self.model_dump(mode="json")[f] for f in EVOLVABLE_FIELDS}
+
+
+class Link(BaseModel):
+    """A typed, weighted edge between two notes of the same scope."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    target: str
+    relation: Relation = Relation.RELATES_TO
+    weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    rationale: str = ""
+    created_by: BuiltBy = Field(default_factory=BuiltBy)
+    created_at: datetime = Field(default_factory=utcnow)
+
+    @field_validator("created_at")
+    @classmethod
+    def _aware_times(cls, value: datetime) -> datetime | None:
+        return _aware(value)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.source, self.target, self.relation.value)
+
+    def other(self, note_id: str) -> str:
+        """The end of this link that is not ``note_id``."""
+        return self.target if note_id == self.source else self.source
+
+
+class Change(BaseModel):
+    """One versioned rewrite of one note's evolvable attributes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(default_factory=new_id)
+    note_id: str
+    scope: Scope = Field(default_factory=Scope)
+    version_before: int
+    version_after: int
+    before: dict[str, Any]  # field -> old value (only changed fields)
+    after: dict[str, Any]  # field -> new value
+    rationale: str = ""
+    trigger: str | None = None  # the note whose arrival caused it
+    agent: BuiltBy = Field(default_factory=BuiltBy)
+    kind: Literal["evolve", "update", "revert", "rejected"] = "evolve"
+    reverts: str | None = None  # change id, for kind == "revert"
+    created_at: datetime = Field(default_factory=utcnow)
+
+    @field_validator("created_at")
+    @classmethod
+    def _aware_times(cls, value: datetime) -> datetime | None:
+        return _aware(value)
+
+    @property
+    def fields(self) -> list[str]:
+        return sorted(self.after)
