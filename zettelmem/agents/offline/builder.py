@@ -25,7 +25,7 @@ __all__ = ["OfflineNoteBuilder", "entities_of", "guess_type", "split_speaker"]
 
 AGENT = BuiltBy(kind="offline", agent="offline-builder", version="1")
 
-_PREFIX = re.compile(r"^\s*(?:\[(?P<date>[^\]]{1,60})\]\s*)?(?:(?P<speaker>[A-Z][\w .'-]{0,40}):\s+)?")
+_PREFIX = re.compile(r"^\s*(?:\[(?P<date>[^\]]{1,60})\]\s*)?(?:(?P<speaker>[A-Z][\w'.-]{0,30}(?: [A-Z][\w'.-]{0,30}){0,2}):\s+)?")
 _PROPER = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z]+(?:\s+[A-Z][a-z]+)*)")
 _URL = re.compile(r"https?://\S+|\b\S+\.(?:pdf|docx?|png|jpe?g|csv|xlsx?)\b", re.I)
 _PROCEDURAL = re.compile(
@@ -42,6 +42,11 @@ _EPISODIC = re.compile(
     r"\b(yesterday|today|tonight|last (?:week|month|year|night|weekend)|ago|this (?:morning|week|weekend)|"
     r"went|did|saw|met|got|had|took|made|visited|started|finished|bought|tried|just)\b|\b\w+ed\b",
     re.I,
+)
+#: Words that make a keyphrase vague (time deixis, fillers, evaluations).
+_VAGUE = STOPWORDS | set(
+    "yesterday today tomorrow tonight week weekend month year ago time day night morning lately recently "
+    "great good nice cool awesome amazing glad happy sounds totally definitely actually pretty".split()
 )
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s+|\n)([A-Z][a-z]+)")
 
@@ -87,18 +92,19 @@ class OfflineNoteBuilder:
         self.config = config or AgentsConfig()
         self._yake = yake.KeywordExtractor(lan="en", n=2, top=self.config.max_keywords + 4, dedupLim=0.7)
 
-    def keywords(self, body: str, exclude: set[str]) -> list[str]:
+    def keywords(self, body: str, exclude: set[str], names: set[str]) -> list[str]:
         out: list[str] = []
         seen: set[str] = set()
         for phrase, _score in self._yake.extract_keywords(body):
             words = tokens(phrase)
-            if not words or all(w in STOPWORDS for w in words) or phrase.lower() in exclude:
+            if not words or any(w in _VAGUE for w in words) or phrase.lower() in exclude:
                 continue
             key = " ".join(stem(w) for w in words)
             if key in seen:
                 continue
             seen.add(key)
-            out.append(phrase if any(c.isupper() for c in phrase[1:]) else phrase.lower())
+            proper = any(w in names for w in phrase.split())
+            out.append(phrase if proper else phrase.lower())
             if len(out) >= self.config.max_keywords:
                 break
         return out
@@ -107,8 +113,8 @@ class OfflineNoteBuilder:
         speaker, body = split_speaker(item.content)
         speaker = item.provenance.speaker or speaker
         exclude = {speaker.lower()} if speaker else set()
-        keywords = self.keywords(body, exclude)
         entities = [e for e in entities_of(body) if e != speaker]
+        keywords = self.keywords(body, exclude, {w for e in entities for w in e.split()})
         tags: list[str] = []
         for kw in keywords:
             for word in tokens(kw):

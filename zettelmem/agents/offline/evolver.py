@@ -1,11 +1,15 @@
 """Offline Evolver: surfaces what a new note makes salient in the notes it links to.
 
-For each linked note it proposes adding the trigger's keywords and tags whose
-every content word already occurs in that linked note's own text (so each
-addition is grounded in the note itself), at most two keywords and two tags per
-pass. It never rewrites ``context``: a template context would add no
-information, and the embedding refresh it forces is not free. The LLM evolver
-does rewrite context.
+For each linked note it proposes, at most two keywords and two tags per pass:
+
+* when the new note *answers* the linked one (a question), the answer's leading
+  keywords, so the question records what it was answered with;
+* otherwise the trigger's keywords, tags and entities whose every content word
+  already occurs in the linked note's own text.
+
+Both are grounded in the texts involved (the engine checks it again). It never
+rewrites ``context``: a template context would add no information, and the
+embedding refresh it forces is not free. The LLM evolver does rewrite context.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Sequence
 
 from zettelmem.agents.base import EvolutionProposal, LinkProposal
 from zettelmem.config import AgentsConfig
-from zettelmem.models import BuiltBy, Note
+from zettelmem.models import BuiltBy, Note, Relation
 from zettelmem.text import terms
 
 __all__ = ["OfflineEvolver"]
@@ -52,13 +56,20 @@ class OfflineEvolver:
         by_id = {link.target_id: link for link in links}
         proposals = []
         for note in linked:
-            text_terms = set(terms(note.content))
-            kw_add = self._additions(note.keywords, trigger.keywords, text_terms, self.config.max_keywords + 2)
-            tag_add = self._additions(note.tags, trigger.tags, text_terms, self.config.max_tags + 2)
+            link = by_id.get(note.id)
+            answered = link is not None and link.relation == Relation.ANSWERS
+            text_terms = set(terms(trigger.content if answered else note.content))
+            offered = [*trigger.keywords, *trigger.entities]
+            kw_add = self._additions(note.keywords, offered, text_terms, self.config.max_keywords + 2)
+            tag_add = self._additions(note.tags, [*trigger.tags, *trigger.entities], text_terms,
+                                      self.config.max_tags + 2)
             if not kw_add and not tag_add:
                 continue
-            link = by_id.get(note.id)
             why = f"linked ({link.relation.value}) to new note {trigger.id[:8]}" if link else f"linked to {trigger.id[:8]}"
+            if answered:
+                grounds = "the new note answers this question and these are its main words"
+            else:
+                grounds = "these words occur in this note's own text"
             proposals.append(
                 EvolutionProposal(
                     target_id=note.id,
@@ -66,7 +77,7 @@ class OfflineEvolver:
                     keywords=[*note.keywords, *kw_add] if kw_add else None,
                     tags=[*note.tags, *tag_add] if tag_add else None,
                     rationale=f"{why}; it makes {', '.join(repr(x) for x in kw_add + tag_add)} salient, "
-                    "and these words occur in this note's own text",
+                    f"and {grounds}",
                     agent=AGENT,
                 )
             )
