@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Set up everything the tests need, start a real Neo4j 5 server on loopback (the
+# Chroma server is started by the test fixtures), run the whole suite, stop Neo4j.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh test
+work="$(mktemp -d)"
+port="${ZETTELMEM_TEST_NEO4J_PORT:-17687}"
+cleanup() { .venv/bin/python scripts/neo4j_server.py stop --data-dir "$work/neo4j" >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT
+.venv/bin/python scripts/neo4j_server.py fetch
+.venv/bin/python scripts/neo4j_server.py start --port "$port" --data-dir "$work/neo4j"
+# shellcheck disable=SC1091
+source "$work/neo4j/env"
+export NEO4J_URI NEO4J_USER NEO4J_PASSWORD
+export ZETTELMEM_REQUIRE_SERVERS=1
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
