@@ -170,3 +170,26 @@ def test_reopen_keeps_everything(tmp_path):
         assert {lk.key for i in ids for lk in m.links(i, ALICE)} == links
         assert m.check().ok
         assert m.stats()["notes"] == 4
+
+
+def test_two_writers_at_once_lose_nothing(mem):
+    import threading
+
+    errors = []
+
+    def writer(tag: str) -> None:
+        try:
+            for i in range(15):
+                mem.add(f"{tag} note {i} about topic {i % 4}", scope=ALICE)
+        except Exception as exc:  # pragma: no cover - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in ("left", "right")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    contents = {n.content for n in mem.list(ALICE)}
+    assert len(contents) == 30
+    assert mem.check().ok

@@ -53,7 +53,12 @@ def tokens(text: str) -> list[str]:
 
 def terms(text: str) -> list[str]:
     """Stemmed content terms: tokens minus stop words, for lexical matching."""
-    return [stem(t) for t in tokens(text) if t not in STOPWORDS and len(t) > 1]
+    return list(_terms(text))
+
+
+@lru_cache(maxsize=100_000)
+def _terms(text: str) -> tuple[str, ...]:
+    return tuple(stem(t) for t in tokens(text) if t not in STOPWORDS and len(t) > 1)
 
 
 def clean_content(content: object, max_chars: int) -> str:

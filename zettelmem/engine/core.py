@@ -128,15 +128,19 @@ class AsyncMemory:
     async def _embed(self, texts: Sequence[str]) -> np.ndarray:
         return await asyncio.to_thread(self.embedder.embed, list(texts))
 
-    async def _candidates(
-        self, scope: Scope, vec: np.ndarray, exclude: set[str], k: int
-    ) -> list[Candidate]:
+    async def _candidates_many(self, items: Sequence[MemoryInput], vecs: np.ndarray, k: int) -> list[list[Candidate]]:
+        """Vector top-k among stored notes for each item: one query per scope in the chunk."""
+        out: list[list[Candidate]] = [[] for _ in items]
         if k <= 0:
-            return []
-        hits = await asyncio.to_thread(self.vectors.query, vec, scope, k + len(exclude))
-        hits = [h for h in hits if h.id not in exclude]
-        notes = await self.graph.aget_notes(scope, [h.id for h in hits])
-        return [Candidate(note=n, similarity=h.similarity) for h, n in zip(hits, notes, strict=True) if n][:k]
+            return out
+        for scope in {m.scope for m in items}:
+            rows = [i for i, m in enumerate(items) if m.scope == scope]
+            hits = await asyncio.to_thread(self.vectors.query_many, vecs[rows], scope, k)
+            wanted = list(dict.fromkeys(h.id for hs in hits for h in hs))
+            notes = {n.id: n for n in await self.graph.aget_notes(scope, wanted) if n is not None}
+            for row, hs in zip(rows, hits, strict=True):
+                out[row] = [Candidate(note=notes[h.id], similarity=h.similarity) for h in hs if h.id in notes]
+        return out
 
     async def _ingest(self, chunk: list[MemoryInput], evolve: bool) -> list[AddResult]:
         usage_before = self._usage()
@@ -147,10 +151,9 @@ class AsyncMemory:
         cands: list[list[Candidate]] = []
         if suite.joint is not None:
             vecs = await self._embed([m.content for m in chunk])
-            for i, m in enumerate(chunk):
-                found = await self._candidates(m.scope, vecs[i], set(), k)
+            cands = await self._candidates_many(chunk, vecs, k)
+            for m, found in zip(chunk, cands, strict=True):
                 await self._offer_predecessor(m, found, tails, working)
-                cands.append(found)
             decisions = await suite.joint.decide(chunk, cands)
             notes = [self._note_from(m, d) for m, d in zip(chunk, decisions, strict=True)]
             redo = [i for i, n in enumerate(notes) if n.embedding_text() != chunk[i].content]
@@ -161,8 +164,9 @@ class AsyncMemory:
             decisions = [Decision(draft=d) for d in drafts]
             notes = [self._note_from(m, d) for m, d in zip(chunk, decisions, strict=True)]
             vecs = await self._embed([n.embedding_text() for n in notes])
+            stored = await self._candidates_many(chunk, vecs, k)
             for i, note in enumerate(notes):
-                found = await self._candidates(note.scope, vecs[i], set(), k)
+                found = stored[i]
                 earlier = [j for j in range(i) if notes[j].scope == note.scope]
                 if earlier:
                     sims = vecs[earlier] @ vecs[i]

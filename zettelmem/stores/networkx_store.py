@@ -161,6 +161,10 @@ class NetworkXGraphStore(GraphStore):
                 raise
             return results
 
+    async def abatch(self, ops: Sequence[Op]) -> list[Any]:
+        """Inline: reads are in memory and a WAL commit is short, so no thread hop."""
+        return self.batch(ops)
+
     def _reload_graph(self) -> None:
         self.graph = nx.MultiDiGraph()
         self._changes, self._change_ids = {}, {}

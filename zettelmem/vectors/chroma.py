@@ -104,16 +104,20 @@ class ChromaVectorIndex:
             self._call("delete", self._col.delete, ids=list(ids))
 
     def query(self, vector: np.ndarray, scope: Scope, k: int, where: Filter | None = None) -> list[VectorHit]:
-        if k <= 0:
-            return []
-        clause = chroma_where(scope, where)
+        return self.query_many(vector[None, :], scope, k, where)[0]
+
+    def query_many(self, vectors: np.ndarray, scope: Scope, k: int, where: Filter | None = None) -> list[list[VectorHit]]:
+        """One round trip for several query vectors of one scope."""
+        if k <= 0 or len(vectors) == 0:
+            return [[] for _ in range(len(vectors))]
         res = self._call(
-            "query", self._col.query, query_embeddings=[vector.astype(np.float32)], n_results=k,
-            where=clause, include=["distances"],
+            "query", self._col.query, query_embeddings=vectors.astype(np.float32), n_results=k,
+            where=chroma_where(scope, where), include=["distances"],
         )
-        ids = res["ids"][0] if res["ids"] else []
-        dists = res["distances"][0] if res.get("distances") else []
-        return [VectorHit(i, 1.0 - float(d)) for i, d in zip(ids, dists, strict=True)]
+        out = []
+        for ids, dists in zip(res["ids"] or [], res.get("distances") or [], strict=True):
+            out.append([VectorHit(i, 1.0 - float(d)) for i, d in zip(ids, dists, strict=True)])
+        return out or [[] for _ in range(len(vectors))]
 
     def metadata(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
