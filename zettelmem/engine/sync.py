@@ -8,6 +8,7 @@ running). Every public method of AsyncMemory is mirrored once, here, by name.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -34,6 +35,17 @@ class _LoopThread:
         self.loop.close()
 
 
+def _mirror(name: str) -> Any:
+    """A sync method with the async one's name, signature and docstring."""
+    amethod = getattr(AsyncMemory, name)
+
+    @functools.wraps(amethod)
+    def method(self: Memory, *args: Any, **kwargs: Any) -> Any:
+        return self._runner.run(getattr(self._async, name)(*args, **kwargs))
+
+    return method
+
+
 class Memory:
     """A durable, evolving memory graph (sync API). See :class:`AsyncMemory`.
 
@@ -43,8 +55,21 @@ class Memory:
         >>> mem.search("where does Alice live?")           # doctest: +SKIP
     """
 
-    _ASYNC = ("add", "add_many", "get", "list", "links", "search", "history", "update", "revert",
-              "delete", "link", "unlink", "evolve", "stats", "check")
+    add = _mirror("add")
+    add_many = _mirror("add_many")
+    get = _mirror("get")
+    list = _mirror("list")
+    links = _mirror("links")
+    search = _mirror("search")
+    history = _mirror("history")
+    update = _mirror("update")
+    revert = _mirror("revert")
+    delete = _mirror("delete")
+    link = _mirror("link")
+    unlink = _mirror("unlink")
+    evolve = _mirror("evolve")
+    stats = _mirror("stats")
+    check = _mirror("check")
 
     def __init__(self, settings: Any = None, **kwargs: Any) -> None:
         from zettelmem.config import Settings
@@ -67,11 +92,9 @@ class Memory:
         """The async core this facade drives."""
         return self._async
 
-    def __getattr__(self, name: str) -> Any:
-        if name in Memory._ASYNC:
-            method = getattr(self._async, name)
-            return lambda *a, **kw: self._runner.run(method(*a, **kw))
-        return getattr(self._async, name)
+    @property
+    def settings(self) -> Any:
+        return self._async.settings
 
     def close(self) -> None:
         if self._runner.thread.is_alive():
