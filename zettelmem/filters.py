@@ -96,7 +96,9 @@ def chroma_where(scope: Scope, flt: Filter | None) -> dict[str, Any]:
     clauses: list[dict[str, Any]] = [{"scope": scope.key}]
     if flt is not None:
         if flt.memory_types is not None:
-            clauses.append({"memory_type": {"$in": [m.value for m in flt.memory_types]}})
+            types = [m.value for m in flt.memory_types]  # Chroma rejects an empty $in
+            clause: dict[str, Any] = {"memory_type": {"$in": types}} if types else {"scope": "\x00never"}
+            clauses.append(clause)
         if flt.tags_any is not None:
             anyc = [{"tags": {"$contains": t}} for t in flt.tags_any] or [{"scope": "\x00never"}]
             clauses.append(anyc[0] if len(anyc) == 1 else {"$or": anyc})

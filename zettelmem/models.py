@@ -84,8 +84,8 @@ class Scope(BaseModel):
     @field_validator("user_id", "agent_id", "namespace")
     @classmethod
     def _non_empty(cls, value: str) -> str:
-        if not value or "\x00" in value or len(value) > 256:
-            raise ValueError("scope parts must be 1-256 characters without NUL")
+        if not value or "\x00" in value or "\x1f" in value or len(value) > 256:  # \x1f joins the key
+            raise ValueError("scope parts must be 1-256 characters without NUL or unit separator")
         return value
 
     @property
@@ -180,6 +180,10 @@ class Note(BaseModel):
     def evolvable(self) -> dict[str, Any]:
         """The attributes an evolution pass may rewrite, as plain values."""
         return {f: self.model_dump(mode="json")[f] for f in EVOLVABLE_FIELDS}
+
+    def _repr_html_(self) -> str:  # Jupyter display; zettelmem.display renders it
+        from zettelmem.display import note_html
+        return note_html(self)
 
 
 class Link(BaseModel):

@@ -36,9 +36,9 @@ __all__ = [
 
 
 class MemoryInput(BaseModel):
-    """A new memory as handed to the agents (already validated)."""
+    """A new memory as handed to the agents (already validated). Unknown keys are refused."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     content: str
     scope: Scope = Field(default_factory=Scope)
@@ -46,6 +46,7 @@ class MemoryInput(BaseModel):
     provenance: Provenance = Field(default_factory=Provenance)
     metadata: dict[str, Any] = Field(default_factory=dict)
     memory_type: MemoryType | None = None  # caller's hint, wins over the agent's guess
+    tags: list[str] = Field(default_factory=list)  # caller's tags, kept besides the agent's
 
 
 class NoteDraft(BaseModel):

@@ -11,6 +11,7 @@ crash before it leaves at most an orphan vector, which searches ignore and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from zettelmem.agents.base import AgentSuite, Candidate, Decision, EvolutionProposal, MemoryInput
+from zettelmem.agents.base import AgentSuite, Candidate, Decision, EvolutionProposal, MemoryInput, NoteDraft
 from zettelmem.config import Settings
 from zettelmem.embeddings import Embedder
 from zettelmem.engine.factory import open_backends, pick_agents
@@ -28,7 +29,7 @@ from zettelmem.engine.lexical import LexicalIndex
 from zettelmem.engine.results import AddResult, CheckReport, SearchHit, Usage
 from zettelmem.errors import ConflictError, InvalidInput, LinkNotFound, NoteNotFound
 from zettelmem.filters import Filter
-from zettelmem.models import EVOLVABLE_FIELDS, BuiltBy, Change, Link, MemoryType, Note, Provenance, Relation, Scope, utcnow
+from zettelmem.models import EVOLVABLE_FIELDS, BuiltBy, Change, Link, MemoryType, Note, Relation, Scope, new_id
 from zettelmem.stores.base import DeleteLinks, GraphStore, PutChanges, PutLinks, PutMeta, PutNotes
 from zettelmem.stores.base import DeleteNotes as DeleteNotesOp
 from zettelmem.text import clean_content
@@ -63,14 +64,27 @@ class AsyncMemory:
         self.settings = settings or Settings()
         self.graph, self.vectors, self.embedder = open_backends(self.settings, graph, vectors, embedder)
         self.agents = agents or pick_agents(self.settings)
-        self.lexical = LexicalIndex(lambda scope: self.graph.list_notes(scope))
+        self.lexical = LexicalIndex(self._lexical_corpus)
         self._write_lock = asyncio.Lock()
         self._closed = False
+
+    def _lexical_corpus(self, scope: Scope) -> tuple[list[Note], dict[str, str]]:
+        """Notes of a scope and, per note, the content of the note it answers or follows."""
+        notes = self.graph.list_notes(scope)
+        by_id = {n.id: n for n in notes}
+        threads: dict[str, str] = {}
+        for lk in self.graph.links_of(scope, list(by_id), direction="out"):
+            if lk.relation in (Relation.ANSWERS, Relation.FOLLOWS) and lk.target in by_id:
+                threads[lk.source] = by_id[lk.target].content
+        return notes, threads
 
     # -- lifecycle ------------------------------------------------------------------
     async def aclose(self) -> None:
         if not self._closed:
             self._closed = True
+            closer = self.agents.extra.get("aclose")
+            if closer is not None:
+                await closer()
             self.vectors.close()
             self.graph.close()
 
@@ -100,9 +114,15 @@ class AsyncMemory:
             raise InvalidInput(f"invalid memory: {exc}") from exc
 
     # -- add ------------------------------------------------------------------------
-    async def add(self, content: MemoryItem, scope: Scope | None = None, **kwargs: Any) -> AddResult:
-        """Add one memory; returns once it is durably stored."""
-        return (await self.add_many([self.to_input(content, scope, **kwargs)]))[0]
+    async def add(self, content: MemoryItem, scope: Scope | None = None, *, evolve: bool | None = None,
+                  **fields: Any) -> AddResult:
+        """Add one memory; returns once it is durably stored.
+
+        ``fields`` are :class:`MemoryInput` fields: ``event_time``, ``provenance``,
+        ``metadata``, ``memory_type``, ``tags``. ``evolve=False`` links without
+        evolving (run :meth:`evolve` later).
+        """
+        return (await self.add_many([self.to_input(content, scope, **fields)], evolve=evolve))[0]
 
     async def add_many(
         self,
@@ -118,11 +138,13 @@ class AsyncMemory:
         size = batch_size or int(self.agents.extra.get("batch_size", 64))
         do_evolve = self.settings.agents.evolve if evolve is None else evolve
         out: list[AddResult] = []
-        async with self._write_lock:
-            for start in range(0, len(inputs), size):
-                out += await self._ingest(inputs[start : start + size], do_evolve)
-                if progress is not None:
-                    progress(len(out), len(inputs))
+        meter = self.agents.extra.get("meter")
+        with meter.operation() if meter is not None else contextlib.nullcontext():
+            async with self._write_lock:
+                for start in range(0, len(inputs), size):
+                    out += await self._ingest(inputs[start : start + size], do_evolve)
+                    if progress is not None:
+                        progress(len(out), len(inputs))
         return out
 
     async def _embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -143,37 +165,40 @@ class AsyncMemory:
         return out
 
     async def _ingest(self, chunk: list[MemoryInput], evolve: bool) -> list[AddResult]:
+        """Build, link, evolve and commit one chunk; later items see earlier ones."""
         usage_before = self._usage()
         k = self.settings.agents.candidates
         suite = self.agents
         working: dict[str, Note] = {}  # notes read or written in this chunk, newest version
         tails: dict[str, str] = {}  # session tail keys -> note id, updated as the chunk goes
         cands: list[list[Candidate]] = []
+        results: list[AddResult] = []
         if suite.joint is not None:
+            # one call decides the whole chunk: earlier items are offered as provisional notes
             vecs = await self._embed([m.content for m in chunk])
-            cands = await self._candidates_many(chunk, vecs, k)
-            for m, found in zip(chunk, cands, strict=True):
-                await self._offer_predecessor(m, found, tails, working)
+            stored = await self._candidates_many(chunk, vecs, k)
+            provisional = [self._note_from(m, Decision(draft=NoteDraft(built_by=USER))) for m in chunk]
+            for i, m in enumerate(chunk):
+                found = self._with_earlier(stored[i], provisional, vecs, i, k, working)
+                await self._offer_predecessor(m, found, tails, working, vecs[i])
+                self._track_tail(m, provisional[i], tails)
+                cands.append(found)
             decisions = await suite.joint.decide(chunk, cands)
-            notes = [self._note_from(m, d) for m, d in zip(chunk, decisions, strict=True)]
+            notes = [self._note_from(m, d, p.id) for m, d, p in zip(chunk, decisions, provisional, strict=True)]
             redo = [i for i, n in enumerate(notes) if n.embedding_text() != chunk[i].content]
             if redo:
                 vecs[redo] = await self._embed([notes[i].embedding_text() for i in redo])
+            for i, note in enumerate(notes):
+                working[note.id] = note
+                results.append(self._apply(note, cands[i], decisions[i], working, evolve))
         else:
             drafts = await suite.builder.build(chunk)
-            decisions = [Decision(draft=d) for d in drafts]
-            notes = [self._note_from(m, d) for m, d in zip(chunk, decisions, strict=True)]
+            notes = [self._note_from(m, Decision(draft=d)) for m, d in zip(chunk, drafts, strict=True)]
             vecs = await self._embed([n.embedding_text() for n in notes])
             stored = await self._candidates_many(chunk, vecs, k)
             for i, note in enumerate(notes):
-                found = stored[i]
-                earlier = [j for j in range(i) if notes[j].scope == note.scope]
-                if earlier:
-                    sims = vecs[earlier] @ vecs[i]
-                    found += [Candidate(note=working.get(notes[j].id, notes[j]), similarity=float(s))
-                              for j, s in zip(earlier, sims, strict=True)]
-                    found = sorted(found, key=lambda c: -c.similarity)[:k]
-                await self._offer_predecessor(chunk[i], found, tails, working)
+                found = self._with_earlier(stored[i], notes, vecs, i, k, working)
+                await self._offer_predecessor(chunk[i], found, tails, working, vecs[i])
                 self._track_tail(chunk[i], note, tails)
                 working[note.id] = note
                 cands.append(found)
@@ -183,18 +208,25 @@ class AsyncMemory:
                     offered = {c.note.id: c.note for c in found}
                     linked = [working.get(p.target_id, offered[p.target_id]) for p in links if p.target_id in offered]
                     evols = await suite.evolver.evolve(note, linked, links)
-                decisions[i] = Decision(draft=decisions[i].draft, links=links, evolutions=evols)
-                # apply now so later notes of the chunk see evolved versions
-        results = []
-        for i, note in enumerate(notes):
-            working[note.id] = note
-            self._track_tail(chunk[i], note, tails)
-            results.append(self._apply(note, cands[i], decisions[i], working, evolve))
+                decision = Decision(draft=drafts[i], links=links, evolutions=evols)
+                results.append(self._apply(note, found, decision, working, evolve))  # later notes see it
         await self._commit(notes, vecs, results, working, tails)
         delta = Usage.delta(usage_before, self._usage())
-        for j, r in enumerate(results):  # one operation's spend, reported once
+        for j, r in enumerate(results):  # one chunk's spend, reported once
             r.usage = delta if j == 0 else Usage()
         return results
+
+    @staticmethod
+    def _with_earlier(found: list[Candidate], notes: Sequence[Note], vecs: np.ndarray, i: int, k: int,
+                      working: dict[str, Note]) -> list[Candidate]:
+        """Merge the chunk's earlier notes (same scope) into the stored candidates, by cosine."""
+        earlier = [j for j in range(i) if notes[j].scope == notes[i].scope]
+        if not earlier:
+            return list(found)
+        sims = vecs[earlier] @ vecs[i]
+        merged = list(found) + [Candidate(note=working.get(notes[j].id, notes[j]), similarity=float(s))
+                                for j, s in zip(earlier, sims, strict=True)]
+        return sorted(merged, key=lambda c: -c.similarity)[:k]
 
     @staticmethod
     def _track_tail(item: MemoryInput, note: Note, tails: dict[str, str]) -> None:
@@ -202,9 +234,10 @@ class AsyncMemory:
             tails[_tail_key(item.scope, item.provenance.session)] = note.id
 
     async def _offer_predecessor(
-        self, item: MemoryInput, found: list[Candidate], tails: dict[str, str], working: dict[str, Note]
+        self, item: MemoryInput, found: list[Candidate], tails: dict[str, str], working: dict[str, Note],
+        vec: np.ndarray,
     ) -> None:
-        """Offer the previous turn of the same session, even when it is not similar."""
+        """Offer the previous turn of the same session, even when it is not among the most similar."""
         session = item.provenance.session
         if session is None:
             return
@@ -213,16 +246,22 @@ class AsyncMemory:
         if not prev_id or any(c.note.id == prev_id for c in found):
             return
         prev = working.get(prev_id) or (await self.graph.aget_notes(item.scope, [prev_id]))[0]
-        if prev is not None:
-            found.append(Candidate(note=prev, similarity=0.0))
+        if prev is None:
+            return
+        stored = await asyncio.to_thread(self.vectors.get_vectors, [prev_id])
+        pvec = stored.get(prev_id)
+        if pvec is None:  # written in this chunk: embed its text (rare, one text)
+            pvec = (await self._embed([prev.embedding_text()]))[0]
+        found.append(Candidate(note=prev, similarity=float(pvec @ vec)))
 
-    def _note_from(self, item: MemoryInput, decision: Decision) -> Note:
+    def _note_from(self, item: MemoryInput, decision: Decision, note_id: str | None = None) -> Note:
         d = decision.draft
         cap_k, cap_t = self.settings.agents.max_keywords + 4, self.settings.agents.max_tags + 4
         return Note(
+            id=note_id or new_id(),
             content=item.content,
             keywords=clean_labels(d.keywords, cap_k),
-            tags=clean_labels(d.tags, cap_t),
+            tags=clean_labels([*item.tags, *d.tags], cap_t + len(item.tags)),
             context=d.context.strip()[:500],
             memory_type=item.memory_type or d.memory_type,
             entities=clean_labels(d.entities, 20),

@@ -1,8 +1,13 @@
 """BM25 over note text and attributes, one index per scope, rebuilt lazily.
 
 rank-bm25 indexes are immutable, so a scope's index is rebuilt on the first
-search after a write to that scope (``invalidate``). Documents are the stemmed
-terms of :meth:`Note.lexical_text` (content, context, keywords, tags, entities).
+search after a write to that scope (``invalidate``). Two indexes per scope:
+
+* ``note``: the stemmed terms of :meth:`Note.lexical_text` (content, context,
+  keywords, tags, entities);
+* ``thread``: the same plus the content of the note it answers or follows, so a
+  terse reply ("Yes, last Sunday!") is found by the words of the question it
+  answers.
 """
 
 from __future__ import annotations
@@ -20,16 +25,22 @@ __all__ = ["LexicalIndex"]
 
 
 class _ScopeIndex:
-    def __init__(self, notes: list[Note]) -> None:
+    def __init__(self, notes: list[Note], threads: dict[str, str]) -> None:
         self.ids = [n.id for n in notes]
         docs = [terms(n.lexical_text()) or ["\x00"] for n in notes]
         self.bm25 = BM25Okapi(docs) if docs else None
+        tdocs = [d + terms(threads[n.id]) if n.id in threads else d for n, d in zip(notes, docs, strict=True)]
+        self.thread = BM25Okapi(tdocs) if threads and docs else None
 
 
 class LexicalIndex:
-    """Lazily rebuilt BM25 per scope; ``loader(scope)`` returns the scope's notes."""
+    """Lazily rebuilt BM25 per scope.
 
-    def __init__(self, loader: Callable[[Scope], list[Note]]) -> None:
+    ``loader(scope)`` returns the scope's notes and, per note id, the text of the
+    note it answers or follows.
+    """
+
+    def __init__(self, loader: Callable[[Scope], tuple[list[Note], dict[str, str]]]) -> None:
         self._loader = loader
         self._indexes: dict[str, _ScopeIndex] = {}
         self._lock = threading.Lock()
@@ -41,16 +52,18 @@ class LexicalIndex:
             else:
                 self._indexes.pop(scope.key, None)
 
-    def search(self, scope: Scope, query: str, k: int) -> list[tuple[str, float]]:
+    def search(self, scope: Scope, query: str, k: int, which: str = "note") -> list[tuple[str, float]]:
+        """Top ``k`` (note id, BM25 score) of the ``note`` or ``thread`` index."""
         q = terms(query)
         if not q or k <= 0:
             return []
         with self._lock:
             index = self._indexes.get(scope.key)
             if index is None:
-                index = self._indexes[scope.key] = _ScopeIndex(self._loader(scope))
-        if index.bm25 is None:
+                index = self._indexes[scope.key] = _ScopeIndex(*self._loader(scope))
+        bm25 = index.bm25 if which == "note" else index.thread
+        if bm25 is None:
             return []
-        scores = index.bm25.get_scores(q)
+        scores = bm25.get_scores(q)
         top = np.argsort(-scores)[:k]
         return [(index.ids[i], float(scores[i])) for i in top if scores[i] > 0]

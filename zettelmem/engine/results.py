@@ -39,10 +39,10 @@ class AddResult(BaseModel):
 class Reason(BaseModel):
     """One reason a search hit came back."""
 
-    kind: Literal["dense", "lexical", "graph"]
+    kind: Literal["dense", "lexical", "thread", "entity", "graph"]
     rank: int | None = None  # 1-based rank in that retriever's list
     score: float | None = None  # cosine (dense), BM25 (lexical), propagated score (graph)
-    via: str | None = None  # graph: the hit this one was reached from
+    via: str | None = None  # graph: the hit this one was reached from; entity: the names matched
     relation: Relation | None = None
     weight: float | None = None
 
@@ -50,6 +50,10 @@ class Reason(BaseModel):
         if self.kind == "graph":
             rel = self.relation.value if self.relation else "link"
             return f"linked from {str(self.via)[:8]} ({rel}, weight {self.weight:.2f})"
+        if self.kind == "entity":
+            return f"names {self.via}"
+        if self.kind == "thread":
+            return f"lexical with its thread #{self.rank} ({self.score:.3f})"
         return f"{self.kind} #{self.rank} ({self.score:.3f})"
 
 
@@ -62,6 +66,10 @@ class SearchHit(BaseModel):
 
     def explain(self) -> str:
         return "; ".join(str(r) for r in self.why)
+
+    def _repr_html_(self) -> str:  # Jupyter display; zettelmem.display renders it
+        from zettelmem.display import hit_html
+        return hit_html(self)
 
 
 class CheckReport(BaseModel):

@@ -1,11 +1,15 @@
 """Hybrid retrieval: dense + BM25, fused by reciprocal rank, then spread along links.
 
 1. dense: Chroma top ``dense_k`` in the scope (pre-filtered by the compiled filter);
-2. lexical: BM25 top ``lexical_k`` over content + attributes;
-3. fusion: RRF, score = Σ 1 / (rrf_k + rank) over the lists a note is in;
+2. lexical: BM25 top ``lexical_k`` over content + attributes, and over the same
+   plus the note each one answers or follows (the *thread* list);
+3. fusion: weighted RRF, score = Σ w_list / (rrf_k + rank) over the lists a note
+   is in; notes whose speaker or entities the query names get ``entity_boost``;
 4. graph: each of the top ``expand_seeds`` fused hits passes
-   ``seed score × expand_decay × link weight × relation factor`` to its linked
-   notes; a note keeps the best such path (and its fused score, if any).
+   ``seed score × link weight × relation factor`` to its linked notes; those
+   notes, ranked by their best such path, form one more RRF list (weight
+   ``graph_weight``), so a linked note joins the ranking without leapfrogging
+   the direct hits that led to it.
 
 Every hit says which of these brought it (:class:`~zettelmem.engine.results.Reason`).
 """
@@ -13,6 +17,7 @@ Every hit says which of these brought it (:class:`~zettelmem.engine.results.Reas
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import TYPE_CHECKING
 
 from zettelmem.engine.results import Reason, SearchHit
@@ -42,32 +47,51 @@ async def hybrid_search(
     cfg = mem.settings.search
     keep = predicate(where)
     qvec = (await mem._embed([query]))[0]
-    dense, lexical = await asyncio.gather(
+    lex_k = max(cfg.lexical_k, k) * (3 if where else 1)
+    dense, lexical, thread = await asyncio.gather(
         asyncio.to_thread(mem.vectors.query, qvec, scope, max(cfg.dense_k, k), where),
-        asyncio.to_thread(mem.lexical.search, scope, query, max(cfg.lexical_k, k) * (3 if where else 1)),
+        asyncio.to_thread(mem.lexical.search, scope, query, lex_k, "note"),
+        asyncio.to_thread(mem.lexical.search, scope, query, lex_k if cfg.thread_weight else 0, "thread"),
     )
-    ids = list(dict.fromkeys([h.id for h in dense] + [i for i, _ in lexical]))
+    ids = list(dict.fromkeys([h.id for h in dense] + [i for i, _ in lexical] + [i for i, _ in thread]))
     notes: dict[str, Note] = {
         n.id: n for n in await mem.graph.aget_notes(scope, ids) if n is not None and keep(n)
     }
     fused: dict[str, float] = {}
     why: dict[str, list[Reason]] = {}
-    ranked_dense = [h for h in dense if h.id in notes]
-    ranked_lex = [(i, s) for i, s in lexical if i in notes]
-    for rank, h in enumerate(ranked_dense, 1):
-        fused[h.id] = fused.get(h.id, 0.0) + 1.0 / (cfg.rrf_k + rank)
-        why.setdefault(h.id, []).append(Reason(kind="dense", rank=rank, score=h.similarity))
-    for rank, (i, s) in enumerate(ranked_lex, 1):
-        fused[i] = fused.get(i, 0.0) + 1.0 / (cfg.rrf_k + rank)
-        why.setdefault(i, []).append(Reason(kind="lexical", rank=rank, score=s))
+    lists = [
+        ("dense", cfg.dense_weight, [(h.id, h.similarity) for h in dense]),
+        ("lexical", cfg.lexical_weight, lexical),
+        ("thread", cfg.thread_weight, thread),
+    ]
+    for kind, weight, ranked in lists:
+        for rank, (i, s) in enumerate([(i, s) for i, s in ranked if i in notes], 1):
+            fused[i] = fused.get(i, 0.0) + weight / (cfg.rrf_k + rank)
+            why.setdefault(i, []).append(Reason(kind=kind, rank=rank, score=s))  # type: ignore[arg-type]
+    if cfg.entity_boost:
+        named = _named(query)
+        for i in fused:
+            who = {notes[i].provenance.speaker or "", *notes[i].entities} & named
+            if who:
+                fused[i] *= 1.0 + cfg.entity_boost
+                why[i].append(Reason(kind="entity", score=cfg.entity_boost, via=", ".join(sorted(who))))
     if cfg.expand if expand is None else expand:
-        await _expand(mem, scope, fused, why, notes, keep, cfg.expand_seeds, cfg.expand_decay)
+        await _expand(mem, scope, fused, why, notes, keep, cfg.expand_seeds, cfg.graph_weight, cfg.rrf_k)
     order = sorted(fused, key=lambda i: -fused[i])[:k]
     return [SearchHit(note=notes[i], score=fused[i], why=why[i]) for i in order]
 
 
+def _named(query: str) -> set[str]:
+    """Capitalised words and runs in the query (names it mentions)."""
+    words = re.findall(r"\b[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)*", query)
+    out = set(words)
+    for w in words:
+        out.update(w.replace("'s", "").split())
+    return out
+
+
 async def _expand(mem: AsyncMemory, scope: Scope, fused: dict[str, float], why: dict[str, list[Reason]],
-                  notes: dict[str, Note], keep: object, seeds_n: int, decay: float) -> None:
+                  notes: dict[str, Note], keep: object, seeds_n: int, weight: float, rrf_k: int) -> None:
     seeds = sorted(fused, key=lambda i: -fused[i])[:seeds_n]
     if not seeds:
         return
@@ -79,7 +103,7 @@ async def _expand(mem: AsyncMemory, scope: Scope, fused: dict[str, float], why: 
             if seed not in seed_set:
                 continue
             other = lk.other(seed)
-            gain = fused[seed] * decay * lk.weight * RELATION_FACTOR.get(lk.relation, 0.7)
+            gain = fused[seed] * lk.weight * RELATION_FACTOR.get(lk.relation, 0.7)
             if other not in best or gain > best[other][0]:
                 best[other] = (gain, Reason(kind="graph", via=seed, relation=lk.relation, weight=lk.weight, score=gain))
     missing = [i for i in best if i not in notes]
@@ -87,7 +111,8 @@ async def _expand(mem: AsyncMemory, scope: Scope, fused: dict[str, float], why: 
         for n in await mem.graph.aget_notes(scope, missing):
             if n is not None and keep(n):  # type: ignore[operator]
                 notes[n.id] = n
-    for other, (gain, reason) in best.items():
-        if other in notes:
-            fused[other] = fused.get(other, 0.0) + gain
-            why.setdefault(other, []).append(reason)
+    ranked = sorted((o for o in best if o in notes), key=lambda o: (-best[o][0], o))  # ties: by id, not link order
+    for rank, other in enumerate(ranked, 1):
+        reason = best[other][1].model_copy(update={"rank": rank})
+        fused[other] = fused.get(other, 0.0) + weight / (rrf_k + rank)
+        why.setdefault(other, []).append(reason)

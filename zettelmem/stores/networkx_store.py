@@ -267,12 +267,17 @@ class NetworkXGraphStore(GraphStore):
         if isinstance(op, PutChanges):
             for change in op.changes:
                 self._seq += 1
-                db.execute(
-                    "INSERT OR REPLACE INTO changes(id, note_id, scope, seq, data) VALUES (?,?,?,?,?)",
+                db.execute(  # an upsert keeps the change's place (seq) in history
+                    "INSERT INTO changes(id, note_id, scope, seq, data) VALUES (?,?,?,?,?) "
+                    "ON CONFLICT(id) DO UPDATE SET data = excluded.data",
                     (change.id, change.note_id, change.scope.key, self._seq, change.model_dump_json()),
                 )
-                if change.id not in self._change_ids:
-                    self._changes.setdefault(change.note_id, []).append(change)
+                history = self._changes.setdefault(change.note_id, [])
+                old = self._change_ids.get(change.id)
+                if old is not None and old in history:
+                    history[history.index(old)] = change
+                else:
+                    history.append(change)
                 self._change_ids[change.id] = change
             return None
         if isinstance(op, PutMeta):

@@ -127,6 +127,16 @@ class ChromaVectorIndex:
             out.update(zip(res["ids"], res["metadatas"] or [], strict=False))
         return out
 
+    def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors by id (missing ids are absent)."""
+        if not ids:
+            return {}
+        res = self._call("get", self._col.get, ids=list(ids), include=["embeddings"])
+        embs = res.get("embeddings")
+        if embs is None:
+            return {}
+        return {i: np.asarray(e, dtype=np.float32) for i, e in zip(res["ids"], embs, strict=True)}
+
     def ids(self, scope: Scope | None = None) -> set[str]:
         out: set[str] = set()
         offset = 0

@@ -76,7 +76,7 @@ class OfflineEvolver:
                     expected_version=note.version,
                     keywords=[*note.keywords, *kw_add] if kw_add else None,
                     tags=[*note.tags, *tag_add] if tag_add else None,
-                    rationale=f"{why}; it makes {', '.join(repr(x) for x in kw_add + tag_add)} salient, "
+                    rationale=f"{why}; it makes {', '.join(repr(x) for x in dict.fromkeys(kw_add + tag_add))} salient, "
                     f"and {grounds}",
                     agent=AGENT,
                 )

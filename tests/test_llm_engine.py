@@ -1,0 +1,112 @@
+"""The LLM suite inside the real engine (Memory): ids mapped back become real links,
+the engine's guards see LLM proposals, usage reaches add results and stats, and a
+failing model never loses a memory."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+from openai_replay_server import ReplayServer
+
+from zettelmem.agents.llm import llm_suite
+from zettelmem.config import AgentsConfig, HashingEmbeddingConfig, Settings
+from zettelmem.llm import LLMSettings, ScriptedLLM
+from zettelmem.models import Provenance, Scope
+
+Memory = pytest.importorskip("zettelmem").Memory
+offline_suite = pytest.importorskip("zettelmem.agents.offline").offline_suite
+
+SCOPE = Scope(user_id="llm-engine")
+
+
+def _block(text: str, name: str) -> list[dict[str, Any]]:
+    return json.loads(text.split(f'<data name="{name}">\n')[1].split("\n</data>")[0])
+
+
+def link_first_candidate(messages: Sequence[tuple[str, str]], schema: Any, task: str) -> dict[str, Any]:
+    """A deterministic 'model': links every memory to its first candidate."""
+    user = messages[1][1]
+    out = []
+    for mem in _block(user, "memories"):
+        words = [w.strip(".,!?:").lower() for w in mem["content"].split() if len(w) > 4]
+        cands = mem.get("candidates", [n["id"] for n in _block(user, "notes")])  # no list: all
+        out.append(
+            {
+                "memory": mem["id"],
+                "keywords": words[:3] or ["memory"],
+                "tags": ["conversation"],
+                "context": mem["content"][:80],
+                "memory_type": "episodic",
+                "links": [
+                    {"target": c, "relation": "relates_to", "weight": 0.7, "rationale": "same talk"} for c in cands[:1]
+                ],
+            }
+        )
+    return {"notes": out}
+
+
+@pytest.fixture
+def settings(tmp_path: Any) -> Settings:
+    return Settings(home=tmp_path / "home", embedding=HashingEmbeddingConfig())
+
+
+def turns(n: int) -> list[dict[str, Any]]:
+    lines = [
+        "Alice adopted a beagle puppy named Biscuit from the Porto shelter.",
+        "Biscuit the beagle chewed Alice's running shoes yesterday.",
+        "Alice walks Biscuit along the river every morning.",
+        "Bob's sister Clara works as a vet in Porto.",
+    ]
+    return [
+        {"content": lines[i % 4], "provenance": Provenance(session="s1", turn=i + 1, speaker="Alice")} for i in range(n)
+    ]
+
+
+def test_scripted_joint_suite_in_memory(settings: Settings) -> None:
+    llm = ScriptedLLM(default=link_first_candidate)
+    suite = llm_suite(LLMSettings(batch_size=4), settings.agents, offline_suite(settings.agents), llm)
+    mem = Memory(settings, agents=suite)
+    try:
+        first = mem.add_many(turns(1), scope=SCOPE)
+        rest = mem.add_many(turns(4)[1:], scope=SCOPE)
+        assert first[0].note.built_by.kind == "llm"
+        assert first[0].usage.calls == 1
+        assert rest[0].usage.calls == 1  # three memories, one packed call
+        ids = {r.note.id for r in first + rest}
+        for r in rest:
+            assert r.links and all(link.target in ids for link in r.links)
+        assert llm.meter.totals()["calls"] == 2 and llm.meter.totals()["dropped_ids"] == 0
+        stats = mem.stats(SCOPE)
+        assert "llm" in stats and stats["llm"]["calls"] == 2
+    finally:
+        mem.close()
+
+
+@pytest.fixture
+def server() -> Iterator[ReplayServer]:
+    with ReplayServer() as srv:
+        yield srv
+
+
+def test_http_suite_in_memory_with_fallback(settings: Settings, server: ReplayServer) -> None:
+    pytest.importorskip("langchain_openai")
+    server.queue("joint_good", "joint_good", "server_error_500")
+    llm_settings = LLMSettings(base_url=server.base_url, model="replay-model", max_retries=0, batch_size=1)
+    suite = llm_suite(llm_settings, AgentsConfig(), offline_suite(settings.agents))
+    mem = Memory(settings, agents=suite)
+    try:
+        [a] = mem.add_many(turns(1), scope=SCOPE)
+        [b] = mem.add_many(turns(2)[1:], scope=SCOPE)
+        [c] = mem.add_many(turns(3)[2:], scope=SCOPE)
+    finally:
+        mem.close()
+    assert a.note.built_by.kind == "llm" and a.usage.prompt_tokens == 812
+    # the replayed reply links m1 -> n1 and proposes an update of n1: the engine
+    # applies it or rejects it by its grounding rule, but it is never silently lost
+    assert [link.target for link in b.links] == [a.note.id]
+    assert len(b.changes) + len(b.rejected) == 1
+    assert c.note.built_by.kind == "offline" and c.note.built_by.fallback_reason
+    assert c.usage.failures == 1 and c.usage.fallbacks == 1

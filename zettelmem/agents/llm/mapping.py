@@ -1,0 +1,235 @@
+"""From domain objects to prompt views (under short ids) and from replies back.
+
+Prompts never show real note ids: memories are ``m1, m2, …`` and notes ``n1, n2, …``
+within one call, mapped back here. An id the model writes that was not offered
+(or not offered *to that memory*) is dropped and recorded in the meter, so an
+invented id is visible instead of silently becoming a dangling link.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from zettelmem.agents.base import EvolutionProposal, LinkProposal, MemoryInput, NoteDraft
+from zettelmem.agents.llm.schemas import EvolveOut, Limits, LinkOut, MemoryView, NoteAttrs, NoteView
+from zettelmem.llm.accounting import UsageMeter
+from zettelmem.models import BuiltBy, MemoryType, Note
+
+__all__ = [
+    "IdMap",
+    "clean_labels",
+    "draft_from",
+    "evolutions_from",
+    "links_from",
+    "memory_view",
+    "note_view",
+    "parse_time",
+]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_MAX_LABEL = 64
+_MAX_CONTEXT = 400
+
+
+class IdMap:
+    """Short ids (``n1`` …) for real ones, within one call."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self._short: dict[str, str] = {}  # real -> short
+        self._real: dict[str, str] = {}  # short -> real
+
+    def add(self, real: str) -> str:
+        """The short id of ``real`` (assigned on first sight)."""
+        short = self._short.get(real)
+        if short is None:
+            short = f"{self.prefix}{len(self._short) + 1}"
+            self._short[real] = short
+            self._real[short] = real
+        return short
+
+    def short(self, real: str) -> str:
+        return self._short[real]
+
+    def real(self, written: str) -> str | None:
+        """The real id behind what the model wrote (case and spaces forgiven), or None."""
+        return self._real.get(written.strip().strip("[]\"'").lower())
+
+    def __len__(self) -> int:
+        return len(self._short)
+
+
+def _iso(value: datetime | None) -> str | None:
+    """A short UTC timestamp for prompts: ``2023-05-08 13:56``, or the date at midnight."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    if (value.hour, value.minute, value.second) == (0, 0, 0):
+        return value.date().isoformat()
+    return value.strftime("%Y-%m-%d %H:%M")
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """An ISO 8601 date or datetime from the model, or None if it is not one."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def memory_view(short: str, item: MemoryInput, candidates: list[str] | None = None) -> MemoryView:
+    """A new memory as the model sees it."""
+    return MemoryView(
+        id=short,
+        content=item.content,
+        event_time=_iso(item.event_time),
+        speaker=item.provenance.speaker,
+        type_hint=item.memory_type,
+        candidates=candidates,
+    )
+
+
+def note_view(short: str, note: Note, *, max_chars: int, similarity: float | None = None) -> NoteView:
+    """An existing note as the model sees it (content cut at ``max_chars``)."""
+    content = note.content if len(note.content) <= max_chars else note.content[:max_chars] + "…"
+    return NoteView(
+        id=short,
+        content=content,
+        context=note.context,
+        keywords=list(note.keywords),
+        tags=list(note.tags),
+        memory_type=note.memory_type,
+        event_time=_iso(note.event_time),
+        similarity=None if similarity is None else round(similarity, 2),
+    )
+
+
+def clean_labels(values: Iterable[str], limit: int, *, lower: bool = False) -> list[str]:
+    """Trimmed, de-duplicated (case-insensitively), control-free labels, at most ``limit``."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for value in values:
+        label = re.sub(r"\s+", " ", _CONTROL.sub(" ", str(value))).strip()[:_MAX_LABEL].strip()
+        if lower:
+            label = label.lower()
+        if label and label.casefold() not in seen:
+            seen.add(label.casefold())
+            out.append(label)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _clean_context(text: str) -> str:
+    text = re.sub(r"\s+", " ", _CONTROL.sub(" ", text)).strip()
+    return text[:_MAX_CONTEXT]
+
+
+def draft_from(attrs: NoteAttrs, item: MemoryInput, limits: Limits, built_by: BuiltBy) -> NoteDraft:
+    """A note draft from the model's attributes; the caller's hints win."""
+    return NoteDraft(
+        keywords=clean_labels(attrs.keywords, limits.max_keywords),
+        tags=clean_labels(attrs.tags, limits.max_tags, lower=True),
+        context=_clean_context(attrs.context),
+        memory_type=item.memory_type or attrs.memory_type,
+        entities=clean_labels(attrs.entities, 32),
+        event_time=item.event_time or parse_time(attrs.event_time),
+        built_by=built_by,
+    )
+
+
+def links_from(
+    outs: Sequence[LinkOut],
+    ids: IdMap,
+    offered: set[str],
+    *,
+    limits: Limits,
+    meter: UsageMeter,
+    task: str,
+) -> list[LinkProposal]:
+    """Link proposals to offered notes only (others dropped and recorded), strongest
+    first, one per (target, relation), at most ``limits.max_links``."""
+    links: list[LinkProposal] = []
+    seen: set[tuple[str, str]] = set()
+    for out in outs:
+        real = ids.real(out.target)
+        if real is None or real not in offered:
+            reason = "not offered" if real is None else "not offered to this memory"
+            meter.record_dropped(task, "link", out.target, reason)
+            continue
+        if (real, out.relation.value) in seen:
+            continue
+        seen.add((real, out.relation.value))
+        links.append(
+            LinkProposal(
+                target_id=real,
+                relation=out.relation,
+                weight=out.weight,
+                rationale=_clean_context(out.rationale),
+            )
+        )
+    links.sort(key=lambda link: -link.weight)
+    return links[: limits.max_links]
+
+
+def evolutions_from(
+    outs: Sequence[EvolveOut],
+    ids: IdMap,
+    linked: dict[str, Note],
+    *,
+    limits: Limits,
+    meter: UsageMeter,
+    task: str,
+    agent: BuiltBy,
+) -> list[EvolutionProposal]:
+    """Evolution proposals for linked notes only (others dropped and recorded); fields
+    equal to the note's current value are left out, empty proposals skipped, one per note.
+
+    ``expected_version`` is the version of the note as it was offered, for the
+    engine's optimistic check.
+    """
+    proposals: list[EvolutionProposal] = []
+    done: set[str] = set()
+    for out in outs:
+        real = ids.real(out.target)
+        note = linked.get(real) if real is not None else None
+        if note is None:
+            reason = "not offered" if real is None else "not linked by this memory"
+            meter.record_dropped(task, "evolution", out.target, reason)
+            continue
+        if real in done:
+            continue
+        keywords = clean_labels(out.keywords, limits.max_keywords) if out.keywords else None
+        tags = clean_labels(out.tags, limits.max_tags, lower=True) if out.tags else None
+        context = _clean_context(out.context) if out.context else None
+        memory_type: MemoryType | None = out.memory_type
+        if keywords == note.keywords:
+            keywords = None
+        if tags == note.tags:
+            tags = None
+        if context == note.context:
+            context = None
+        if memory_type == note.memory_type:
+            memory_type = None
+        if keywords is None and tags is None and context is None and memory_type is None:
+            continue
+        done.add(note.id)
+        proposals.append(
+            EvolutionProposal(
+                target_id=note.id,
+                expected_version=note.version,
+                keywords=keywords,
+                tags=tags,
+                context=context,
+                memory_type=memory_type,
+                rationale=_clean_context(out.rationale),
+                agent=agent,
+            )
+        )
+    return proposals

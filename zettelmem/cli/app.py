@@ -1,0 +1,421 @@
+"""The ``zettelmem`` command line: add, ingest, search, inspect, evolve, export.
+
+Global options come before the command (``zettelmem --home ./mem --user ana
+search "lisbon"``); ``--json`` also works after it. Exit codes: 0 success, 1 the
+operation failed, 2 the input was refused (see :mod:`zettelmem.cli._common`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from zettelmem.cli import _render as render
+from zettelmem.cli._common import (
+    EXIT_FAILED,
+    EXIT_REFUSED,
+    State,
+    console,
+    err_console,
+    fail,
+    get_state,
+    guard,
+    parse_time,
+    print_json,
+    resolve_note,
+)
+from zettelmem.errors import InvalidInput
+from zettelmem.models import MemoryType, Relation, Scope
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="zettelmem",
+    help="An agentic Zettelkasten memory graph for LLM agents: notes, links, evolution, explainable search.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+FORMAT_BY_SUFFIX = {".graphml": "graphml", ".gexf": "gexf", ".json": "json", ".cyjs": "cytoscape",
+                    ".mmd": "mermaid", ".mermaid": "mermaid", ".dot": "dot", ".gv": "dot",
+                    ".html": "html", ".htm": "html"}
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    home: Annotated[Path | None, typer.Option(
+        "--home", help="Memory folder [default: $ZETTELMEM_HOME, else ~/.zettelmem]")] = None,
+    user: Annotated[str, typer.Option("--user", help="Scope: user id.")] = "default",
+    agent: Annotated[str, typer.Option("--agent", help="Scope: agent id.")] = "default",
+    namespace: Annotated[str, typer.Option("--namespace", help="Scope: namespace.")] = "default",
+    as_json: JsonOpt = False,
+    offline: Annotated[bool, typer.Option(
+        "--offline", help="Use the offline agents even if an LLM is configured.")] = False,
+) -> None:
+    try:
+        scope = Scope(user_id=user, agent_id=agent, namespace=namespace)
+    except ValidationError as exc:
+        raise fail(f"invalid scope: {exc.errors()[0]['msg']}", EXIT_REFUSED) from None
+    ctx.obj = State(home=home, scope=scope, json=as_json, offline=offline)
+
+
+@app.command()
+@guard
+def add(
+    ctx: typer.Context,
+    content: Annotated[str, typer.Argument(help="The memory text.")],
+    speaker: Annotated[str | None, typer.Option(help="Who said it.")] = None,
+    session: Annotated[str | None, typer.Option(help="Session id (links consecutive turns).")] = None,
+    turn: Annotated[int | None, typer.Option(help="Turn number inside the session.")] = None,
+    time: Annotated[str | None, typer.Option("--time", help="When it happened (ISO 8601).")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="A tag to add (repeatable).")] = None,
+    memory_type: Annotated[MemoryType | None, typer.Option("--type", help="Memory type hint.")] = None,
+    evolve: Annotated[bool, typer.Option("--evolve/--no-evolve", help="Let linked notes evolve.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add one memory: build its note, link it, evolve its neighbours."""
+    from zettelmem.cli._ingest import ingest_records
+    from zettelmem.cli.jsonl import parse_record
+
+    st = get_state(ctx)
+    line = {"content": content, "speaker": speaker, "session": session, "turn": turn, "time": time,
+            "tags": tag or None, "memory_type": memory_type.value if memory_type else None, "source": "cli"}
+    records = [parse_record({k: v for k, v in line.items() if v is not None}, "argument")]
+    with st.memory() as mem:
+        report = ingest_records(mem, records, st.scope, evolve=evolve, console=err_console, show_progress=False)
+        result = report.results[0]
+        note = mem.get(result.note.id, st.scope)
+        if st.json or as_json:
+            print_json({**result.model_dump(mode="json"), "note": note.model_dump(mode="json")})
+            return
+        labels = render.labels_for(mem, st.scope, [lk.target for lk in result.links]
+                         + render.change_ids([*result.changes, *result.rejected]))
+    console.print(render.note_panel(note))
+    if result.links:
+        console.print(render.links_table(result.links, labels, "links made", focus=note.id))
+    if result.changes or result.rejected:
+        console.print(render.changes_table([*result.changes, *result.rejected], labels, "evolution", show_note=True))
+
+
+@app.command()
+@guard
+def ingest(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="JSONL file: one {\"content\": ...} object per line.")],
+    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="Memories per batch.")] = None,
+    evolve: Annotated[bool, typer.Option("--evolve/--no-evolve", help="Let linked notes evolve.")] = True,
+    speaker_prefix: Annotated[bool, typer.Option(
+        "--speaker-prefix", help="Store 'Speaker: text' so each memory says who spoke.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest a JSONL file of memories, with a progress bar.
+
+    Each line: {"content": ...} plus optional speaker, session, turn, time (ISO 8601),
+    tags, metadata, memory_type, source. Every line is checked before anything is stored.
+    """
+    from zettelmem.cli._ingest import ingest_records
+    from zettelmem.cli.jsonl import read_jsonl
+
+    st = get_state(ctx)
+    records = read_jsonl(file, speaker_prefix=speaker_prefix)  # every line is checked before any write
+    if not records:
+        raise InvalidInput(f"{file} holds no memories")
+    with st.memory() as mem:
+        report = ingest_records(mem, records, st.scope, batch_size=batch_size, evolve=evolve,
+                                console=err_console, label=f"ingesting {file.name}")
+    s = report.summary()
+    if st.json or as_json:
+        print_json(s)
+        return
+    console.print(f"Ingested [bold]{s['notes']}[/] memories into {st.scope}: {s['links']} links, "
+                  f"{s['evolutions']} evolutions ({s['rejected']} proposals rejected), "
+                  f"{s['tagged']} tagged, in {s['seconds']:.1f} s.")
+
+
+@app.command()
+@guard
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int, typer.Option("-k", "--limit", min=1, max=1000, help="How many hits.")] = 5,
+    memory_type: Annotated[list[MemoryType] | None, typer.Option("--type", help="Only these types.")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Only notes with any of these tags.")] = None,
+    since: Annotated[str | None, typer.Option(help="Event time from (ISO 8601).")] = None,
+    until: Annotated[str | None, typer.Option(help="Event time until (ISO 8601).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Hybrid search; every hit says why it was returned.
+
+    Dense (cosine) and lexical (BM25) rankings are fused, then spread along links.
+    """
+    from zettelmem.filters import Filter
+
+    st = get_state(ctx)
+    flt = Filter(memory_types=tuple(memory_type) if memory_type else None, tags_any=tuple(tag) if tag else None,
+                 since=parse_time(since, "--since"), until=parse_time(until, "--until"))
+    with st.memory() as mem:
+        hits = mem.search(query, st.scope, k=k, where=None if flt.is_empty() else flt)
+        if st.json or as_json:
+            print_json([{**h.model_dump(mode="json"), "explain": h.explain()} for h in hits])
+            return
+        labels = render.labels_for(mem, st.scope, [r.via for h in hits for r in h.why if r.kind == "graph"])
+    if not hits:
+        console.print(f"No hits for {query!r} in {st.scope}.", markup=False)
+        return
+    console.print(render.hits_table(hits, labels, f"search: {query}"))
+
+
+@app.command()
+@guard
+def show(
+    ctx: typer.Context,
+    note_id: Annotated[str, typer.Argument(help="Note id (or a unique prefix).")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Show the note as it was then (ISO 8601).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a note, its links and its versions."""
+    st = get_state(ctx)
+    with st.memory() as mem:
+        note = resolve_note(mem, st.scope, note_id)
+        if as_of:
+            note = mem.get(note.id, st.scope, as_of=parse_time(as_of, "--as-of"))
+        links = mem.links(note.id, st.scope)
+        changes = mem.history(note.id, st.scope)
+        if st.json or as_json:
+            print_json({"note": note, "links": links, "history": changes})
+            return
+        labels = render.labels_for(mem, st.scope, [lk.other(note.id) for lk in links] + render.change_ids(changes))
+    console.print(render.note_panel(note))
+    console.print(render.links_table(links, labels, f"links ({len(links)})", focus=note.id))
+    applied = [c for c in changes if c.kind != "rejected"]
+    console.print("versions: v1 (built) → " + " → ".join(f"v{c.version_after} ({c.kind})" for c in applied)
+                  if applied else "versions: v1 only (never rewritten)", markup=False)
+    if changes:
+        console.print(render.changes_table(changes, labels, "history"))
+
+
+@app.command()
+@guard
+def history(
+    ctx: typer.Context,
+    note_id: Annotated[str, typer.Argument(help="Note id (or a unique prefix).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """A note's changes: diff, rationale, trigger (rejected ones too)."""
+    st = get_state(ctx)
+    with st.memory() as mem:
+        note = resolve_note(mem, st.scope, note_id)
+        changes = mem.history(note.id, st.scope)
+        if st.json or as_json:
+            print_json(changes)
+            return
+        labels = render.labels_for(mem, st.scope, render.change_ids(changes))
+    if not changes:
+        console.print(f"Note {note.id[:8]} has no changes (version {note.version}).")
+        return
+    console.print(render.changes_table(changes, labels, f"history of {labels.get(note.id, note.id)}"))
+
+
+@app.command()
+@guard
+def revert(
+    ctx: typer.Context,
+    change_id: Annotated[str, typer.Argument(help="The change to undo (full id, as `history` prints it).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Undo one change (a new version restores the fields it rewrote)."""
+    st = get_state(ctx)
+    with st.memory() as mem:
+        change = mem.revert(change_id.strip(), st.scope)
+        if st.json or as_json:
+            print_json(change)
+            return
+        labels = render.labels_for(mem, st.scope, render.change_ids([change]))
+    console.print(render.changes_table([change], labels, "revert", show_note=True))
+
+
+@app.command()
+@guard
+def evolve(
+    ctx: typer.Context,
+    note_ids: Annotated[list[str] | None, typer.Argument(help="Trigger notes (default: every note).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run an evolution pass: notes refine the notes they link to."""
+    st = get_state(ctx)
+    with st.memory() as mem:
+        ids = [resolve_note(mem, st.scope, i).id for i in note_ids] if note_ids else None
+        results = mem.evolve(ids, st.scope)
+        changes = [c for r in results for c in (*r.changes, *r.rejected)]
+        if st.json or as_json:
+            print_json(changes)
+            return
+        labels = render.labels_for(mem, st.scope, render.change_ids(changes))
+    applied = sum(c.kind == "evolve" for c in changes)
+    console.print(f"{applied} notes evolved, {len(changes) - applied} proposals rejected.")
+    if changes:
+        console.print(render.changes_table(changes, labels, "evolution pass", show_note=True))
+
+
+@app.command()
+@guard
+def link(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="Source note id (or prefix).")],
+    target: Annotated[str, typer.Argument(help="Target note id (or prefix).")],
+    relation: Annotated[Relation, typer.Option(help="Link type.")] = Relation.RELATES_TO,
+    weight: Annotated[float, typer.Option(min=0.0, max=1.0, help="Strength 0..1.")] = 0.5,
+    rationale: Annotated[str, typer.Option(help="Why they are linked.")] = "linked by the user",
+    as_json: JsonOpt = False,
+) -> None:
+    """Link two notes (a user link, typed and weighted)."""
+    st = get_state(ctx)
+    with st.memory() as mem:
+        src, dst = resolve_note(mem, st.scope, source), resolve_note(mem, st.scope, target)
+        lk = mem.link(src.id, dst.id, st.scope, relation=relation, weight=weight, rationale=rationale)
+    if st.json or as_json:
+        print_json(lk)
+        return
+    console.print(f"Linked {src.id[:8]} -[{lk.relation.value} {lk.weight:.2f}]-> {dst.id[:8]}", markup=False)
+
+
+@app.command()
+@guard
+def unlink(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="Source note id (or prefix).")],
+    target: Annotated[str, typer.Argument(help="Target note id (or prefix).")],
+    relation: Annotated[Relation | None, typer.Option(help="Only this relation (default: all).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove the link(s) from SOURCE to TARGET."""
+    st = get_state(ctx)
+    with st.memory() as mem:
+        src, dst = resolve_note(mem, st.scope, source), resolve_note(mem, st.scope, target)
+        n = mem.unlink(src.id, dst.id, st.scope, relation=relation)
+    if st.json or as_json:
+        print_json({"removed": n})
+        return
+    console.print(f"Removed {n} link(s) {src.id[:8]} -> {dst.id[:8]}.")
+
+
+@app.command()
+@guard
+def delete(
+    ctx: typer.Context,
+    note_ids: Annotated[list[str], typer.Argument(help="Notes to delete (ids or prefixes).")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete notes with their links and history."""
+    st = get_state(ctx)
+    with st.memory() as mem:
+        ids = [resolve_note(mem, st.scope, i).id for i in note_ids]
+        if not yes and not typer.confirm(f"Delete {len(ids)} note(s) from {st.scope}?", default=False):
+            raise fail("nothing deleted", EXIT_FAILED)
+        n = mem.delete(ids, st.scope)
+    if st.json or as_json:
+        print_json({"deleted": n, "ids": ids})
+        return
+    console.print(f"Deleted {n} note(s).")
+
+
+@app.command()
+@guard
+def export(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write (a file).")],
+    fmt: Annotated[str | None, typer.Option(
+        "--format", "-f", help="graphml|gexf|json|cytoscape|mermaid|dot|html [default: from --out]")] = None,
+    note: Annotated[list[str] | None, typer.Option("--note", help="Only around these notes (repeatable).")] = None,
+    depth: Annotated[int, typer.Option(min=0, max=10, help="Links to follow from --note.")] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """Export the graph: graphml, gexf, json, cytoscape, mermaid, dot, html.
+
+    The whole scope, or the notes within --depth links of --note.
+    """
+    from zettelmem.export import FORMATS, to_networkx
+    from zettelmem.export import export as write
+
+    st = get_state(ctx)
+    fmt = (fmt or FORMAT_BY_SUFFIX.get(out.suffix.lower(), "")).lower()
+    if fmt not in FORMATS:
+        raise InvalidInput(f"choose --format: one of {', '.join(FORMATS)}")
+    with st.memory() as mem:
+        ids = [resolve_note(mem, st.scope, i).id for i in note] if note else None
+        graph = to_networkx(mem, st.scope, note_ids=ids, depth=depth)
+    write(graph, fmt, out)
+    info = {"format": fmt, "path": str(out.resolve()), "nodes": graph.number_of_nodes(),
+            "edges": graph.number_of_edges()}
+    if st.json or as_json:
+        print_json(info)
+        return
+    console.print(f"Wrote {fmt} ({info['nodes']} notes, {info['edges']} links) to {info['path']}", markup=False)
+
+
+@app.command()
+@guard
+def stats(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Counts, backends and LLM calls/tokens."""
+    st = get_state(ctx)
+    with st.memory() as mem:
+        data = {"scope": str(st.scope), "home": str(st.resolved_home()), **mem.stats(st.scope)}
+    if st.json or as_json:
+        print_json(data)
+        return
+    console.print(render.stats_table(data))
+
+
+@app.command()
+@guard
+def check(
+    ctx: typer.Context,
+    repair: Annotated[bool, typer.Option("--repair", help="Fix what disagrees.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check that graph and vectors agree (exit 1 if not)."""
+    st = get_state(ctx)
+    with st.memory() as mem:
+        report = mem.check(repair=repair)
+    if st.json or as_json:
+        print_json({**report.model_dump(mode="json"), "ok": report.ok})
+    else:
+        console.print(f"notes {report.notes}, vectors {report.vectors}; missing {len(report.missing_vectors)}, "
+                      f"orphan {len(report.orphan_vectors)}, stale {len(report.stale_vectors)}; "
+                      f"repaired {report.repaired}")
+        console.print("[green]ok[/]" if report.ok else "[yellow]problems found[/]" +
+                      ("" if repair else " (run with --repair)"))
+    if not report.ok and not (repair and report.repaired):
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+@guard
+def demo(
+    ctx: typer.Context,
+    home: Annotated[Path | None, typer.Option(
+        "--home", help="An empty or new folder [default: a fresh temporary folder].")] = None,
+    llm: Annotated[bool, typer.Option("--llm", help="Use the configured LLM instead of the offline agents.")] = False,
+) -> None:
+    """Run the whole loop on the bundled dialogue, offline.
+
+    Shows the notes built, links made, one evolution with its diff, searches with
+    explanations, and writes an HTML viewer, GraphML and JSON export.
+    """
+    from zettelmem.cli._demo import run_demo
+
+    st = get_state(ctx)
+    run_demo(st, home or st.home, use_llm=llm)
+
+
+def main() -> None:
+    """Console-script entry point (``zettelmem`` and ``python -m zettelmem``)."""
+    app(prog_name="zettelmem")

@@ -1,0 +1,283 @@
+"""The production :class:`~zettelmem.llm.protocol.StructuredLLM`: langchain-openai.
+
+``ChatOpenAI(...).with_structured_output(schema, method=..., include_raw=True)`` against
+any OpenAI-compatible server. The default method is ``function_calling`` (a named
+tool call): it is what OpenAI, vLLM, llama.cpp's server, LM Studio and Ollama all
+accept, while ``json_schema`` response formats are unevenly supported; both, and
+``json_mode``, can be chosen with ``ZETTELMEM_LLM_STRUCTURED_METHOD``.
+
+Failure policy of one :meth:`OpenAIChatLLM.complete` call:
+
+* transport errors, timeouts, HTTP 408/409/425/429 and 5xx are retried up to
+  ``max_retries`` times with exponential backoff and jitter (``Retry-After`` is
+  honoured, capped at ``backoff_max``); the OpenAI client's own retries are off so
+  every retry is counted here;
+* a reply that is not valid JSON or violates the schema gets ONE repair attempt: the
+  validation error and the previous reply go back to the model as data;
+* anything else (400, 401, 403, 404, a second bad reply) raises
+  :class:`~zettelmem.errors.StructuredOutputError` / :class:`~zettelmem.errors.LLMError`.
+
+langchain-openai and httpx are imported lazily, on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import random
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from zettelmem.errors import ConfigurationError, LLMError, StructuredOutputError
+from zettelmem.llm.accounting import CallRecord, Outcome, UsageMeter
+from zettelmem.llm.config import LLMSettings
+from zettelmem.llm.protocol import Message
+from zettelmem.llm.repair import describe_error, repair_message
+
+__all__ = ["OpenAIChatLLM"]
+
+T = TypeVar("T", bound=BaseModel)
+
+_RETRY_STATUS = frozenset({408, 409, 425, 429})
+
+
+@dataclass
+class _LoopState:
+    """A chat model and HTTP client bound to one event loop."""
+
+    client: Any
+    chat: Any
+    runnables: dict[type[BaseModel], Any] = field(default_factory=dict)
+
+
+class _Transient(Exception):
+    """A failure worth retrying (wraps the driver exception)."""
+
+    def __init__(self, exc: BaseException, retry_after: float | None) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
+        self.retry_after = retry_after
+
+
+class OpenAIChatLLM:
+    """Structured output from an OpenAI-compatible chat endpoint, counted and retried."""
+
+    def __init__(
+        self,
+        settings: LLMSettings,
+        *,
+        meter: UsageMeter | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        """Create a client; nothing is connected until the first call.
+
+        Args:
+            settings: endpoint, model, timeout, retry and budget settings.
+            meter: where calls are counted (default: a new meter with the settings' budgets).
+            sleep: the backoff sleep (tests pass a fast one).
+
+        Raises:
+            ConfigurationError: langchain-openai is not installed.
+        """
+        if importlib.util.find_spec("langchain_openai") is None:
+            raise ConfigurationError("the LLM agents need langchain-openai: pip install 'zettelmem[openai]'")
+        self.settings = settings
+        self.model_name = settings.model
+        self.meter = meter or UsageMeter(budget_calls=settings.budget_calls, budget_tokens=settings.budget_tokens)
+        self._sleep = sleep
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
+
+    # -- plumbing -------------------------------------------------------------------
+
+    def _state(self) -> _LoopState:
+        loop = asyncio.get_running_loop()
+        state = self._loops.get(loop)
+        if state is None:
+            import httpx
+            from langchain_openai import ChatOpenAI
+
+            s = self.settings
+            key = s.api_key.get_secret_value() if s.api_key is not None else ""
+            client = httpx.AsyncClient(timeout=s.timeout)
+            kwargs: dict[str, Any] = {
+                "model": s.model,
+                "base_url": s.base_url,
+                # local OpenAI-compatible servers accept any key; the client needs one
+                "api_key": key or "not-needed",
+                "timeout": s.timeout,
+                "max_retries": 0,  # retried (and counted) here
+                "http_async_client": client,
+            }
+            if s.temperature is not None:
+                kwargs["temperature"] = s.temperature
+            if s.max_output_tokens is not None:
+                kwargs["max_tokens"] = s.max_output_tokens
+            state = _LoopState(client=client, chat=ChatOpenAI(**kwargs))
+            self._loops[loop] = state
+        return state
+
+    def _runnable(self, schema: type[BaseModel]) -> Any:
+        state = self._state()
+        runnable = state.runnables.get(schema)
+        if runnable is None:
+            runnable = state.chat.with_structured_output(
+                schema, method=self.settings.structured_method, include_raw=True
+            )
+            state.runnables[schema] = runnable
+        return runnable
+
+    async def aclose(self) -> None:
+        """Close the HTTP client of the running event loop (safe to call twice)."""
+        state = self._loops.pop(asyncio.get_running_loop(), None)
+        if state is not None:
+            await state.client.aclose()
+
+    @staticmethod
+    def _classify(exc: BaseException) -> _Transient | None:
+        import openai
+
+        if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+            return _Transient(exc, None)
+        if isinstance(exc, openai.APIResponseValidationError):
+            return _Transient(exc, None)
+        if isinstance(exc, openai.APIStatusError):
+            status = exc.status_code
+            if status in _RETRY_STATUS or status >= 500:
+                retry_after = None
+                header = exc.response.headers.get("retry-after") if exc.response else None
+                if header:
+                    try:
+                        retry_after = float(header)
+                    except ValueError:
+                        retry_after = None
+                return _Transient(exc, retry_after)
+        return None
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        s = self.settings
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), s.backoff_max)
+        base = min(s.backoff_max, s.backoff_initial * 2.0**attempt)
+        return float(base * (0.5 + random.random() / 2))
+
+    # -- the call -------------------------------------------------------------------
+
+    async def _request(self, messages: list[Message], schema: type[BaseModel], stats: dict[str, Any]) -> dict[str, Any]:
+        """One logical request with transport retries; returns the include_raw dict."""
+        runnable = self._runnable(schema)
+        attempt = 0
+        while True:
+            stats["requests"] += 1
+            try:
+                return dict(await runnable.ainvoke(list(messages)))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                transient = self._classify(exc)
+                if transient is None:
+                    raise LLMError(f"LLM request failed: {type(exc).__name__}: {exc}") from exc
+                if attempt >= self.settings.max_retries:
+                    raise LLMError(
+                        f"LLM request failed after {attempt + 1} attempts: {type(exc).__name__}: {exc}"
+                    ) from exc
+                stats["retried"] = True
+                await self._sleep(self._backoff(attempt, transient.retry_after))
+                attempt += 1
+
+    @staticmethod
+    def _usage(raw: Any) -> tuple[int, int]:
+        usage = getattr(raw, "usage_metadata", None) or {}
+        return int(usage.get("input_tokens", 0) or 0), int(usage.get("output_tokens", 0) or 0)
+
+    @staticmethod
+    def _raw_text(raw: Any) -> str:
+        """What the model said, for the repair message."""
+        parts: list[str] = []
+        for call in getattr(raw, "tool_calls", None) or []:
+            parts.append(json.dumps(call.get("args"), ensure_ascii=False))
+        for call in getattr(raw, "invalid_tool_calls", None) or []:
+            parts.append(str(call.get("args")))
+        content = getattr(raw, "content", "")
+        if content:
+            parts.append(content if isinstance(content, str) else json.dumps(content))
+        return "\n".join(parts) or "(empty reply)"
+
+    def _problem(self, out: dict[str, Any], schema: type[BaseModel]) -> str | None:
+        parsed, error = out.get("parsed"), out.get("parsing_error")
+        if error is not None:
+            return describe_error(error)
+        if isinstance(parsed, schema):
+            return None
+        invalid = getattr(out.get("raw"), "invalid_tool_calls", None)
+        if invalid:
+            detail = str(invalid[0].get("error") or "")
+            detail = detail.split("Received ", 1)[-1].splitlines()[0] if detail else "unparsable"
+            return f"the tool call arguments are not valid JSON ({detail})"
+        if parsed is None:
+            if self.settings.structured_method == "function_calling":
+                return f"the reply did not call the tool {schema.__name__}"
+            return "the reply was empty"
+        return f"the reply is a {type(parsed).__name__}, not a {schema.__name__}"
+
+    def _with_format(self, messages: Sequence[Message], schema: type[BaseModel]) -> list[Message]:
+        """In ``json_mode`` the schema is not sent as a tool, so it goes into the prompt."""
+        if self.settings.structured_method != "json_mode":
+            return list(messages)
+        spec = json.dumps(schema.model_json_schema(), separators=(",", ":"))
+        tail = f"\n\nReply with one JSON object that matches this JSON schema:\n{spec}"
+        out = list(messages)
+        index = next((i for i, (role, _) in enumerate(out) if role == "system"), None)
+        if index is None:
+            return [("system", tail.strip()), *out]
+        out[index] = ("system", out[index][1] + tail)
+        return out
+
+    async def complete(self, messages: Sequence[Message], schema: type[T], *, task: str) -> T:
+        """Send ``messages``; return the reply validated as ``schema`` (see module doc)."""
+        self.meter.admit(task)
+        start = time.perf_counter()
+        stats: dict[str, Any] = {"requests": 0, "retried": False}
+        prompt = completion = 0
+        messages = self._with_format(messages, schema)
+        history = list(messages)
+        outcome: Outcome = "failed"
+        error: str | None = None
+        try:
+            for round_ in (0, 1):
+                out = await self._request(history, schema, stats)
+                p, c = self._usage(out.get("raw"))
+                prompt, completion = prompt + p, completion + c
+                problem = self._problem(out, schema)
+                if problem is None:
+                    retried: Outcome = "retried" if stats["retried"] else "ok"
+                    outcome = "repaired" if round_ else retried
+                    return out["parsed"]  # type: ignore[no-any-return]
+                error = problem
+                if round_ == 0:
+                    history = [
+                        *messages,
+                        repair_message(problem, self._raw_text(out.get("raw")), schema),
+                    ]
+            raise StructuredOutputError(f"{task}: reply did not match {schema.__name__} after one repair: {error}")
+        except LLMError as exc:
+            error = str(exc)
+            raise
+        finally:
+            self.meter.record_call(
+                CallRecord(
+                    task=task,
+                    outcome=outcome,
+                    prompt_tokens=prompt,
+                    completion_tokens=completion,
+                    latency_s=time.perf_counter() - start,
+                    requests=stats["requests"],
+                    model=self.model_name,
+                    error=None if outcome != "failed" else (error or "cancelled")[:500],
+                )
+            )
