@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
+    "EVOLVABLE_FIELDS",
     "BuiltBy",
     "Change",
     "Link",
@@ -24,7 +25,6 @@ __all__ = [
     "Provenance",
     "Relation",
     "Scope",
-    "EVOLVABLE_FIELDS",
     "new_id",
     "utcnow",
 ]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -364,7 +363,6 @@ class AsyncMemory:
         new_ids = {n.id for n in new}
         evolved = [working[cid] for cid in {c.note_id for r in results for c in r.changes} if cid not in new_ids]
         final_new = [working[n.id] for n in new]
-        ids = [n.id for n in final_new]
         texts_changed = [i for i, n in enumerate(final_new) if n.embedding_text() != new[i].embedding_text()]
         if texts_changed:
             vecs[texts_changed] = await self._embed([final_new[i].embedding_text() for i in texts_changed])

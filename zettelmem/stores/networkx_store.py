@@ -12,7 +12,6 @@ opener gets :class:`~zettelmem.errors.StoreLocked`.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -116,7 +115,7 @@ class NetworkXGraphStore(GraphStore):
         with self._mutex:
             try:
                 self._db.close()
-            except Exception:  # noqa: BLE001 - closing twice is fine
+            except Exception:
                 pass
             self._release()
 

@@ -156,5 +156,5 @@ class ChromaVectorIndex:
         if callable(closer):
             try:
                 closer()
-            except Exception:  # noqa: BLE001 - best effort
+            except Exception:
                 pass

@@ -1,0 +1,30 @@
+"""Each benchmark runs on a tiny slice so it cannot rot (no timing is asserted)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str) -> str:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def test_scale_smoke():
+    out = run("bench/scale.py", "--sizes", "150", "--queries", "5")
+    assert "| raw embedding (floor) | 150 |" in out
+    assert "| bare Chroma query (floor) | 150 |" in out
+    assert "| zettelmem embedded | 150 |" in out and "of raw embedding" in out
+
+
+def test_ingest_smoke():
+    out = run("bench/ingest.py", "--fill", "0,100", "--repeat", "3")
+    assert "turns ingested (add_many)" in out and "bare Chroma query" in out
+    assert "| 100 |" in out
