@@ -24,7 +24,12 @@ from zettelmem.stores.base import PutChanges, PutLinks, PutMeta, PutNotes
 from zettelmem.vectors.base import vector_metadata
 
 if TYPE_CHECKING:
-    pass
+    from zettelmem.agents.base import AgentSuite
+    from zettelmem.config import Settings
+    from zettelmem.embeddings import Embedder
+    from zettelmem.engine.lexical import LexicalIndex
+    from zettelmem.stores.base import GraphStore
+    from zettelmem.vectors.base import VectorIndex
 
 __all__ = ["PipelineMixin", "tail_key", "text_hash"]
 
