@@ -168,8 +168,13 @@ class Note(BaseModel):
         return _aware(value)
 
     def embedding_text(self) -> str:
-        """The text the dense index embeds: raw content plus its one-line context."""
-        if self.context and self.context not in self.content:
+        """The text the dense index embeds: the content, plus the context an LLM wrote.
+
+        An offline-built note's context is a template of words taken from its
+        content, so it would add tokens to embed (twice the cost) and nothing to
+        the vector; its content alone is embedded.
+        """
+        if self.context and self.built_by.kind != "offline" and self.context not in self.content:
             return f"{self.content}\n{self.context}"
         return self.content
 
