@@ -416,6 +416,12 @@ def demo(
     run_demo(st, home or st.home, use_llm=llm)
 
 
+from zettelmem.cli._db import db_app, migrate  # noqa: E402  (registered after the core commands)
+
+app.add_typer(db_app, name="db")
+app.command("migrate")(migrate)
+
+
 def main() -> None:
     """Console-script entry point (``zettelmem`` and ``python -m zettelmem``)."""
     app(prog_name="zettelmem")
