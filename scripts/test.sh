@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 work="$(mktemp -d)"
-port="${ZETTELMEM_TEST_NEO4J_PORT:-17687}"
+# a free loopback port unless one is given
+port="${ZETTELMEM_TEST_NEO4J_PORT:-$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 cleanup() { .venv/bin/python scripts/neo4j_server.py stop --data-dir "$work/neo4j" >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
 .venv/bin/python scripts/neo4j_server.py fetch
