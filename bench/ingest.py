@@ -38,7 +38,7 @@ def ms(values: list[float]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench_common import bare_chroma_latency, machine
+    from bench_common import bare_chroma_latency, machine, synth_texts
 
     from zettelmem import Memory, Provenance, Scope, Settings
     from zettelmem.models import new_id
@@ -80,7 +80,6 @@ def main(argv: list[str] | None = None) -> int:
               "(see the bare Chroma floor in scale.py); the durable graph commit alone is the last column.")
         print("| notes already stored | add() p50 / p95 (ms) | graph commit (one SQLite WAL transaction) p50 / p95 (ms) |")
         print("|---|---|---|")
-        from scale import synth_texts
 
         mem = Memory(Settings(home=Path(tmp) / "grow"))
         have = 0

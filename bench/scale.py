@@ -32,36 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_common import bare_chroma_latency, machine
-
-NAMES = ["Alice", "Bob", "Caroline", "Dmitri", "Elena", "Farah", "Gustavo", "Hana", "Ivan", "Jun", "Keiko", "Liam"]
-PLACES = ["Lisbon", "Porto", "Kyoto", "Nairobi", "Oslo", "Denver", "Lyon", "Seoul", "Cusco", "Hanoi", "Austin"]
-THINGS = ["a pottery class", "the marathon", "a jazz concert", "the farmers market", "a coding bootcamp",
-          "her sister's wedding", "a camping trip", "the book club", "a job interview", "a violin lesson",
-          "the climbing gym", "a charity run", "a cooking workshop", "the art museum", "a hackathon"]
-FEELINGS = ["it was exhausting but worth it", "I can't wait to go back", "the kids loved it",
-            "it reminded me of home", "I learned a lot", "we got caught in the rain", "it changed my mind"]
-PETS = ["a beagle named Biscuit", "two cats", "a parrot called Kiwi", "a golden retriever", "a tortoise"]
-
-
-def synth_texts(n: int, seed: int = 7) -> list[str]:
-    rnd = random.Random(seed)
-    out = []
-    for _ in range(n):
-        who, where, what = rnd.choice(NAMES), rnd.choice(PLACES), rnd.choice(THINGS)
-        form = rnd.randrange(5)
-        if form == 0:
-            t = f"{who}: Last weekend I went to {what} in {where}, and {rnd.choice(FEELINGS)}."
-        elif form == 1:
-            t = f"{who}: Do you remember {what}? My friend {rnd.choice(NAMES)} from {where} was there too."
-        elif form == 2:
-            t = f"{who}: I'm planning {what} next month; {rnd.choice(NAMES)} recommended a place in {where}."
-        elif form == 3:
-            t = f"{who}: We adopted {rnd.choice(PETS)} after moving to {where}."
-        else:
-            t = f"{who}: My favourite memory is {what} with {rnd.choice(NAMES)}, {rnd.choice(FEELINGS)}."
-        out.append(t)
-    return out
+from bench_common import bare_chroma_latency, machine, synth_queries, synth_texts
 
 
 def rss_mb() -> float:
@@ -88,7 +59,7 @@ def run_size(n: int, queries: int, neo4j: bool, batch: int) -> list[dict]:
     from zettelmem.embeddings.onnx import OnnxEmbedder
 
     texts = synth_texts(n)
-    qtexts = [t.split(": ", 1)[1][:60] for t in synth_texts(queries, seed=99)]
+    qtexts = synth_queries(queries)
     emb = OnnxEmbedder()
     emb.embed(texts[:32])  # warm up
     t = time.perf_counter()
@@ -120,7 +91,7 @@ def run_size(n: int, queries: int, neo4j: bool, batch: int) -> list[dict]:
             items = [dict(content=x, event_time=t0 + timedelta(minutes=i)) for i, x in enumerate(texts)]
             done = [0]
 
-            def progress(d: int, total: int) -> None:
+            def progress(d: int, total: int, done: list[int] = done, label: str = label) -> None:
                 if d - done[0] >= max(1000, total // 10) or d == total:
                     done[0] = d
                     print(f"  {label}: {d}/{total}", file=sys.stderr, flush=True)

@@ -28,3 +28,10 @@ def test_ingest_smoke():
     out = run("bench/ingest.py", "--fill", "0,100", "--repeat", "3")
     assert "turns ingested (add_many)" in out and "bare Chroma query" in out
     assert "| 100 |" in out
+
+
+def test_backends_smoke(neo4j_config):
+    out = run("bench/backends.py", "--notes", "120", "--queries", "5", "--embedding", "hashing",
+              "--neo4j-uri", neo4j_config.uri)
+    assert "NetworkX" in out or "networkx" in out
+    assert "neo4j" in out.lower() and "chroma" in out.lower()
