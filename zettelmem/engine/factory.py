@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from zettelmem.agents.base import AgentSuite
-from zettelmem.config import ChromaLocalConfig, Neo4jConfig, Settings
+from zettelmem.config import ChromaLocalConfig, Neo4jConfig, NetworkXConfig, Settings
 from zettelmem.embeddings import Embedder, make_embedder
 from zettelmem.errors import EmbeddingModelMismatch
 from zettelmem.stores.base import GraphStore
@@ -44,14 +44,18 @@ def open_backends(
     graph = graph or open_graph(settings)
     try:
         embedder = embedder or make_embedder(settings.embedding)
-        recorded = graph.get_meta("embedding_model")
-        mine = f"{embedder.model_id}:{embedder.dims}"
-        if recorded is None:
-            graph.put_meta("embedding_model", mine)
-        elif recorded != mine:
-            raise EmbeddingModelMismatch(
-                f"this store was built with embedding model {recorded}; the configured model is {mine}"
-            )
+        if isinstance(settings.graph, NetworkXConfig):
+            # an embedded folder pairs one graph with one vector folder: record the model with it.
+            # (A shared server graph may serve several vector collections; each Chroma collection
+            # records its own model and refuses another one.)
+            recorded = graph.get_meta("embedding_model")
+            mine = f"{embedder.model_id}:{embedder.dims}"
+            if recorded is None:
+                graph.put_meta("embedding_model", mine)
+            elif recorded != mine:
+                raise EmbeddingModelMismatch(
+                    f"this store was built with embedding model {recorded}; the configured model is {mine}"
+                )
         vectors = vectors or open_vectors(settings, embedder)
     except BaseException:
         graph.close()
