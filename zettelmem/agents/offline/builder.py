@@ -93,16 +93,17 @@ class OfflineNoteBuilder:
         self._yake = yake.KeywordExtractor(lan="en", n=2, top=self.config.max_keywords + 4, dedupLim=0.7)
 
     def keywords(self, body: str, exclude: set[str], names: set[str]) -> list[str]:
+        """YAKE keyphrases, best first, without vague words or phrases already covered."""
         out: list[str] = []
-        seen: set[str] = set()
+        covered: set[str] = set()  # stems of the phrases kept so far
         for phrase, _score in self._yake.extract_keywords(body):
             words = tokens(phrase)
             if not words or any(w in _VAGUE for w in words) or phrase.lower() in exclude:
                 continue
-            key = " ".join(stem(w) for w in words)
-            if key in seen:
+            stems = {stem(w) for w in words}
+            if stems <= covered:  # "Lena" after "sister Lena" adds nothing
                 continue
-            seen.add(key)
+            covered |= stems
             proper = any(w in names for w in phrase.split())
             out.append(phrase if proper else phrase.lower())
             if len(out) >= self.config.max_keywords:

@@ -39,13 +39,13 @@ class OfflineEvolver:
         return bool(parts) and all(p in text_terms for p in parts)
 
     def _additions(self, have: list[str], offered: list[str], text_terms: set[str], cap: int) -> list[str]:
-        have_keys = {" ".join(terms(h)) for h in have}
+        covered = {t for h in have for t in terms(h)}  # a label whose words are all covered adds nothing
         out = []
         for label in offered:
-            key = " ".join(terms(label))
-            if key and key not in have_keys and self._grounded(label, text_terms):
+            parts = set(terms(label))
+            if parts and not parts <= covered and self._grounded(label, text_terms):
                 out.append(label)
-                have_keys.add(key)
+                covered |= parts
             if len(out) >= self.per_pass or len(have) + len(out) >= cap:
                 break
         return out
