@@ -110,3 +110,30 @@ def test_http_suite_in_memory_with_fallback(settings: Settings, server: ReplaySe
     assert len(b.changes) + len(b.rejected) == 1
     assert c.note.built_by.kind == "offline" and c.note.built_by.fallback_reason
     assert c.usage.failures == 1 and c.usage.fallbacks == 1
+
+
+def test_demo_uses_the_configured_llm_over_http(tmp_path: Any) -> None:
+    """`zettelmem demo` with ZETTELMEM_LLM_BASE_URL set: LLM-built notes, counted calls, guards at work."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    with ReplayServer(repeat="joint_good") as srv:
+        env = {**os.environ, "PYTHONPATH": str(root), "ZETTELMEM_LLM_BASE_URL": srv.base_url,
+               "ZETTELMEM_LLM_API_KEY": "test-key", "ZETTELMEM_LLM_MODEL": "replay-model",
+               "ZETTELMEM_LLM_BATCH_SIZE": "1", "COLUMNS": "160"}
+        proc = subprocess.run([sys.executable, "-m", "zettelmem", "demo", "--home", str(tmp_path / "d")],
+                              env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        requests = len(srv.requests)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "llm-joint" in proc.stdout
+    assert requests >= 39  # one joint call per turn at batch size 1
+    from zettelmem import Memory, Settings
+
+    with Memory(Settings(home=tmp_path / "d", use_llm=False)) as mem:
+        notes = mem.list()
+        assert notes and all(n.built_by.kind == "llm" for n in notes)
+        rejected = [c for n in notes for c in mem.history(n.id) if c.kind == "rejected"]
+        assert rejected and all("context is only" in c.rationale for c in rejected)  # ungrounded context refused

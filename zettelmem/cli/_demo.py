@@ -77,7 +77,7 @@ def _demo_home(home: Path | None) -> Path:
     return home
 
 
-def run_demo(state: State, home: Path | None, *, use_llm: bool = False) -> dict[str, Any]:
+def run_demo(state: State, home: Path | None, *, use_llm: bool | None = None) -> dict[str, Any]:
     """Ingest the bundled dialogue into ``home`` and show what the memory made of it."""
     from zettelmem.export import to_graphml, to_html, to_networkx, to_node_link
 
@@ -87,7 +87,7 @@ def run_demo(state: State, home: Path | None, *, use_llm: bool = False) -> dict[
     console.print(f"Memory folder: {home}", markup=False)
     records = bundled_dialogue(speaker_prefix=True)
     scope = state.scope
-    overrides: dict[str, Any] = {} if use_llm else {"use_llm": False}
+    overrides: dict[str, Any] = {} if use_llm is None else {"use_llm": use_llm}
     with state.memory(home, **overrides) as mem:
         st = mem.stats(scope)
         console.print(f"Agents: {st['agents']} · embeddings: {st['embedding_model']} · graph: {st['graph_backend']}",

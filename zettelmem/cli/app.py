@@ -403,9 +403,11 @@ def demo(
     ctx: typer.Context,
     home: Annotated[Path | None, typer.Option(
         "--home", help="An empty or new folder [default: a fresh temporary folder].")] = None,
-    llm: Annotated[bool, typer.Option("--llm", help="Use the configured LLM instead of the offline agents.")] = False,
+    llm: Annotated[bool, typer.Option(
+        "--llm", help="Require the configured LLM (default: the LLM agents when ZETTELMEM_LLM_* configures one, "
+                      "else offline; --offline forces offline).")] = False,
 ) -> None:
-    """Run the whole loop on the bundled dialogue, offline.
+    """Run the whole loop on the bundled dialogue (offline unless an LLM is configured).
 
     Shows the notes built, links made, one evolution with its diff, searches with
     explanations, and writes an HTML viewer, GraphML and JSON export.
@@ -413,7 +415,7 @@ def demo(
     from zettelmem.cli._demo import run_demo
 
     st = get_state(ctx)
-    run_demo(st, home or st.home, use_llm=llm)
+    run_demo(st, home or st.home, use_llm=True if llm else None)
 
 
 from zettelmem.cli._db import db_app, migrate  # noqa: E402  (registered after the core commands)
