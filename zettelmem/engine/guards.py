@@ -5,9 +5,11 @@ new note N, may only *add* a keyword or tag whose content words (stemmed, stop
 words dropped) all occur in the support text = T's content + N's content + the
 content of the notes linked to T or N in this pass. A proposed context must
 have at least ``CONTEXT_SUPPORT`` of its content words in the support text, and
-every number and capitalised name in it must occur there. Removals and memory
-type changes need no grounding. Ids must be ones that were offered, and the
-target's version must still be the one the agent saw.
+every number and capitalised name in it must occur there. Removing labels needs
+no grounding, but a pass may not remove more than half of a note's keywords or
+tags (an evolution refines; it does not wipe), nor empty a non-empty context.
+Memory type changes need no grounding. Ids must be ones that were offered, and
+the target's version must still be the one the agent saw.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ def check_grounding(proposal: EvolutionProposal, target: Note, support_texts: It
         if new is None:
             continue
         old = {" ".join(terms(x)) for x in getattr(target, field)}
+        kept = old & {" ".join(terms(x)) for x in new}
+        if len(old) >= 2 and len(kept) * 2 < len(old):
+            return f"would remove {len(old) - len(kept)} of the note's {len(old)} {field}: destructive"
         for label in new:
             parts = terms(label)
             if " ".join(parts) in old:
@@ -56,6 +61,8 @@ def check_grounding(proposal: EvolutionProposal, target: Note, support_texts: It
             if missing:
                 return f"{field[:-1]} {label!r} is not supported by the texts (missing {', '.join(missing)})"
     if proposal.context is not None and proposal.context != target.context:
+        if target.context and not proposal.context.strip():
+            return "would empty the context: destructive"
         parts = terms(proposal.context)
         if not parts:
             return "context has no content words"
