@@ -100,7 +100,8 @@ def chroma_where(scope: Scope, flt: Filter | None) -> dict[str, Any]:
             clause: dict[str, Any] = {"memory_type": {"$in": types}} if types else {"scope": "\x00never"}
             clauses.append(clause)
         if flt.tags_any is not None:
-            anyc = [{"tags": {"$contains": t}} for t in flt.tags_any] or [{"scope": "\x00never"}]
+            anyc: list[dict[str, Any]] = [{"tags": {"$contains": t}} for t in flt.tags_any]
+            anyc = anyc or [{"scope": "\x00never"}]
             clauses.append(anyc[0] if len(anyc) == 1 else {"$or": anyc})
         if flt.tags_all:
             clauses.extend({"tags": {"$contains": t}} for t in flt.tags_all)

@@ -58,7 +58,7 @@ def migrate(
     sample: Annotated[int, typer.Option("--sample", help="Notes compared field by field afterwards.")] = 50,
 ) -> None:
     """Copy the whole embedded store (every scope) into Neo4j + Chroma and verify it; safe to rerun."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     from zettelmem.migrate import migrate_store
 
@@ -74,7 +74,7 @@ def migrate(
     })
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=True, disable=st.json) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def tell(stage: str, done: int, total: int) -> None:
             if stage not in tasks:

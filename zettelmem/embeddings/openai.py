@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -31,10 +32,11 @@ class OpenAIEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dims), dtype=np.float32)
-        kwargs = {"dimensions": self.config.dimensions} if self.config.dimensions else {}
+        kwargs: dict[str, Any] = {"dimensions": self.config.dimensions} if self.config.dimensions else {}
         try:
             resp = self._client.embeddings.create(model=self.config.model, input=list(texts), **kwargs)
         except Exception as exc:
             raise BackendUnavailable(f"embedding call failed: {exc}") from exc
         arr = np.array([d.embedding for d in resp.data], dtype=np.float32)
-        return arr / np.clip(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12, None)
+        out: np.ndarray = arr / np.clip(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12, None)
+        return out

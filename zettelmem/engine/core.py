@@ -12,6 +12,7 @@ at most an orphan vector, which searches ignore and ``repair`` deletes.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -79,10 +80,6 @@ class AsyncMemory(PipelineMixin):
 
     def _scope(self, scope: Scope | None) -> Scope:
         return scope or Scope()
-
-    def _usage(self) -> dict[str, int]:
-        meter = self.agents.extra.get("meter")
-        return dict(meter.totals()) if meter is not None else {}
 
     # -- input ----------------------------------------------------------------------
     def to_input(self, item: MemoryItem, scope: Scope | None = None, **kwargs: Any) -> MemoryInput:
@@ -153,13 +150,13 @@ class AsyncMemory(PipelineMixin):
                    limit: int | None = None, offset: int = 0) -> list[Note]:
         return await asyncio.to_thread(self.graph.list_notes, self._scope(scope), where, limit, offset)
 
-    async def links(self, note_id: str, scope: Scope | None = None) -> list[Link]:
+    async def links(self, note_id: str, scope: Scope | None = None) -> builtins.list[Link]:
         scope = self._scope(scope)
         await self.get(note_id, scope)
         return await asyncio.to_thread(self.graph.links_of, scope, [note_id])
 
     async def search(self, query: str, scope: Scope | None = None, *, k: int = 10,
-                     where: Filter | None = None, expand: bool | None = None) -> list[SearchHit]:
+                     where: Filter | None = None, expand: bool | None = None) -> builtins.list[SearchHit]:
         """Hybrid search (dense + BM25 + graph expansion, fused by RRF), with reasons."""
         from zettelmem.engine.search import hybrid_search
 
@@ -167,7 +164,7 @@ class AsyncMemory(PipelineMixin):
             raise InvalidInput("query is empty")
         return await hybrid_search(self, query, self._scope(scope), k, where, expand)
 
-    async def history(self, note_id: str, scope: Scope | None = None) -> list[Change]:
+    async def history(self, note_id: str, scope: Scope | None = None) -> builtins.list[Change]:
         scope = self._scope(scope)
         await self.get(note_id, scope)
         return await asyncio.to_thread(self.graph.history, scope, note_id)
@@ -247,7 +244,7 @@ class AsyncMemory(PipelineMixin):
             raise LinkNotFound(f"no link {source} -> {target} in scope {scope}")
         return int(n)
 
-    async def evolve(self, note_ids: Sequence[str] | None = None, scope: Scope | None = None) -> list[AddResult]:
+    async def evolve(self, note_ids: Sequence[str] | None = None, scope: Scope | None = None) -> builtins.list[AddResult]:
         """Run an evolution pass triggered by the given notes (default: every note in scope)."""
         from zettelmem.engine.history import evolve_pass
 

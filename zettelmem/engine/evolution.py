@@ -6,7 +6,7 @@ Mixed into :class:`~zettelmem.engine.core.AsyncMemory` (through the pipeline).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from zettelmem.agents.base import Candidate, Decision, EvolutionProposal
 from zettelmem.engine.guards import check_grounding, clean_labels
@@ -76,7 +76,7 @@ class EvolutionMixin:
         diff_after = {f: v for f, v in fields.items() if current.get(f) != v}
         if reason is None and not diff_after:
             reason = "no change"
-        kind = "rejected" if reason else "evolve"
+        kind: Literal["rejected", "evolve"] = "rejected" if reason else "evolve"
         return Change(
             note_id=target.id, scope=target.scope, version_before=target.version,
             version_after=target.version if reason else target.version + 1,

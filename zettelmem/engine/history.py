@@ -31,7 +31,7 @@ def note_as_of(note: Note, changes: Sequence[Change], when: datetime) -> Note:
             continue
         fields.update(change.before)
         version = change.version_before
-    update = {f: (MemoryType(v) if f == "memory_type" else v) for f, v in fields.items()}
+    update = {f: (MemoryType(str(v)) if f == "memory_type" else v) for f, v in fields.items()}
     return note.model_copy(update={**update, "version": version})
 
 
@@ -50,8 +50,8 @@ async def evolve_pass(mem: AsyncMemory, scope: Scope, note_ids: Sequence[str] | 
         trig = working.get(trig.id, trig)
         links = await asyncio.to_thread(mem.graph.links_of, scope, [trig.id])
         ids = sorted({lk.other(trig.id) for lk in links})
-        neighbours = [working.get(i) or n for i, n in zip(ids, await mem.graph.aget_notes(scope, ids), strict=True)]
-        neighbours = [n for n in neighbours if n is not None]
+        found = [working.get(i) or n for i, n in zip(ids, await mem.graph.aget_notes(scope, ids), strict=True)]
+        neighbours = [n for n in found if n is not None]
         if not neighbours:
             continue
         from zettelmem.agents.base import Decision, LinkProposal, NoteDraft

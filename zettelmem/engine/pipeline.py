@@ -53,6 +53,10 @@ class PipelineMixin(EvolutionMixin):
     agents: AgentSuite
     lexical: LexicalIndex
 
+    def _usage(self) -> dict[str, int]:
+        meter = self.agents.extra.get("meter")
+        return dict(meter.totals()) if meter is not None else {}
+
     async def _embed(self, texts: Sequence[str]) -> np.ndarray:
         return await asyncio.to_thread(self.embedder.embed, list(texts))
 

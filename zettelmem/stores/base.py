@@ -33,7 +33,7 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from zettelmem.errors import ChangeNotFound, NoteNotFound
 from zettelmem.filters import Filter
@@ -174,16 +174,16 @@ class GraphStore(ABC):
 
     # -- convenience, written once ------------------------------------------------
     def get_note(self, scope: Scope, note_id: str) -> Note:
-        note = self.batch([GetNotes(scope, (note_id,))])[0][0]
+        note = cast("Note | None", self.batch([GetNotes(scope, (note_id,))])[0][0])
         if note is None:
             raise NoteNotFound(f"no note {note_id!r} in scope {scope}")
         return note
 
     def get_notes(self, scope: Scope, ids: Iterable[str]) -> list[Note | None]:
-        return self.batch([GetNotes(scope, tuple(ids))])[0]
+        return cast("list[Note | None]", self.batch([GetNotes(scope, tuple(ids))])[0])
 
     async def aget_notes(self, scope: Scope, ids: Iterable[str]) -> list[Note | None]:
-        return (await self.abatch([GetNotes(scope, tuple(ids))]))[0]
+        return cast("list[Note | None]", (await self.abatch([GetNotes(scope, tuple(ids))]))[0])
 
     def put_notes(self, notes: Iterable[Note]) -> None:
         self.batch([PutNotes(tuple(notes))])
@@ -191,39 +191,39 @@ class GraphStore(ABC):
     def list_notes(
         self, scope: Scope, where: Filter | None = None, limit: int | None = None, offset: int = 0
     ) -> list[Note]:
-        return self.batch([ListNotes(scope, where, limit, offset)])[0]
+        return cast("list[Note]", self.batch([ListNotes(scope, where, limit, offset)])[0])
 
     def delete_notes(self, scope: Scope, ids: Iterable[str]) -> int:
-        return self.batch([DeleteNotes(scope, tuple(ids))])[0]
+        return cast(int, self.batch([DeleteNotes(scope, tuple(ids))])[0])
 
     def put_links(self, scope: Scope, links: Iterable[Link]) -> None:
         self.batch([PutLinks(scope, tuple(links))])
 
     def delete_links(self, scope: Scope, keys: Iterable[tuple[str, str, str | None]]) -> int:
-        return self.batch([DeleteLinks(scope, tuple(keys))])[0]
+        return cast(int, self.batch([DeleteLinks(scope, tuple(keys))])[0])
 
     def links_of(
         self, scope: Scope, note_ids: Iterable[str], direction: Literal["out", "in", "both"] = "both"
     ) -> list[Link]:
-        return self.batch([GetLinks(scope, tuple(note_ids), direction)])[0]
+        return cast("list[Link]", self.batch([GetLinks(scope, tuple(note_ids), direction)])[0])
 
     def history(self, scope: Scope, note_id: str) -> list[Change]:
-        return self.batch([GetChanges(scope, note_id=note_id)])[0]
+        return cast("list[Change]", self.batch([GetChanges(scope, note_id=note_id)])[0])
 
     def get_change(self, scope: Scope, change_id: str) -> Change:
         found = self.batch([GetChanges(scope, change_id=change_id)])[0]
         if not found:
             raise ChangeNotFound(f"no change {change_id!r} in scope {scope}")
-        return found[0]
+        return cast(Change, found[0])
 
     def count(self, scope: Scope | None = None) -> dict[str, int]:
-        return self.batch([CountAll(scope)])[0]
+        return cast("dict[str, int]", self.batch([CountAll(scope)])[0])
 
     def scopes(self) -> list[Scope]:
-        return self.batch([ListScopes()])[0]
+        return cast("list[Scope]", self.batch([ListScopes()])[0])
 
     def get_meta(self, key: str) -> str | None:
-        return self.batch([GetMeta(key)])[0]
+        return cast("str | None", self.batch([GetMeta(key)])[0])
 
     def put_meta(self, key: str, value: str) -> None:
         self.batch([PutMeta(key, value)])

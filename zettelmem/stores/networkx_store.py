@@ -124,7 +124,8 @@ class NetworkXGraphStore(GraphStore):
         data = self.graph.nodes.get(note_id)
         if data is None or data["note"].scope != scope:
             return None
-        return data["note"]
+        note: Note = data["note"]
+        return note
 
     def _links(self, scope: Scope, ids: Sequence[str], direction: str) -> list[Link]:
         seen: dict[tuple[str, str, str], Link] = {}
