@@ -102,9 +102,16 @@ class PipelineMixin(EvolutionMixin):
                 working[note.id] = note
                 results.append(self._apply(note, cands[i], decisions[i], working, evolve))
         else:
+            # embed the contents in a worker thread while the builder works: an offline note
+            # embeds its content alone, so only notes whose text differs are embedded again
+            embedding = asyncio.ensure_future(self._embed([m.content for m in chunk]))
+            await asyncio.sleep(0)  # let the embedding start before the builder takes the loop
             drafts = await suite.builder.build(chunk)
             notes = [self._note_from(m, Decision(draft=d)) for m, d in zip(chunk, drafts, strict=True)]
-            vecs = await self._embed([n.embedding_text() for n in notes])
+            vecs = await embedding
+            redo = [i for i, n in enumerate(notes) if n.embedding_text() != chunk[i].content]
+            if redo:
+                vecs[redo] = await self._embed([notes[i].embedding_text() for i in redo])
             stored = await self._candidates_many(chunk, vecs, k)
             for i, note in enumerate(notes):
                 found = self._with_earlier(stored[i], notes, vecs, i, k, working)
