@@ -106,6 +106,10 @@ def run_size(n: int, queries: int, neo4j: bool, batch: int) -> list[dict]:
                 mem.search(q, scope=scope, k=10)
                 lat.append(time.perf_counter() - t)
             stats = mem.stats(scope)
+            if graph is not None:  # leave the shared Neo4j database as we found it
+                from zettelmem.testing import purge_neo4j
+
+                purge_neo4j(mem.aio.graph, [scope], scope.user_id)
             mem.close()
             rows.append(dict(system=label, n=n, ingest=ingest, p50=pct(lat, 50), p95=pct(lat, 95), rss=rss_mb(),
                              disk=dir_mb(home), links=stats["links"]))

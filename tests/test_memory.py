@@ -193,3 +193,11 @@ def test_two_writers_at_once_lose_nothing(mem):
     contents = {n.content for n in mem.list(ALICE)}
     assert len(contents) == 30
     assert mem.check().ok
+
+
+def test_check_one_scope(mem):
+    mem.add("alpha note", scope=Scope(user_id="a"))
+    mem.add("beta note", scope=Scope(user_id="b"))
+    report = mem.check(scope=Scope(user_id="a"))
+    assert report.ok and report.notes == report.vectors == 1
+    assert mem.check().notes == 2

@@ -67,8 +67,11 @@ def change(note: Note, i: int = 0, **kw: Any) -> Change:
 def purge_neo4j(store: Any, scopes: list[Scope], tag: str) -> None:
     """Remove every node of these scopes, and meta keys containing ``tag``, from a Neo4j store."""
     keys = [s.key for s in scopes]
-    store.run_cypher("MATCH (c:Change) WHERE c.scope IN $keys DETACH DELETE c", {"keys": keys})
-    store.run_cypher("MATCH (n:Note) WHERE n.scope IN $keys DETACH DELETE n", {"keys": keys})
+    for label in ("Change", "Note"):  # in slices: one huge transaction would exhaust a small server's memory
+        query = (f"MATCH (x:{label}) WHERE x.scope IN $keys WITH x LIMIT 2000 "
+                 "DETACH DELETE x RETURN count(*) AS n")
+        while store.run_cypher(query, {"keys": keys})[0]["n"]:
+            pass
     store.run_cypher("MATCH (m:ZmMeta) WHERE m.key CONTAINS $tag DELETE m", {"tag": tag})
 
 

@@ -264,9 +264,13 @@ class AsyncMemory(PipelineMixin):
             "llm": self._usage(),
         }
 
-    async def check(self, repair: bool = False) -> CheckReport:
-        """Prove (or restore, with ``repair``) that graph and vectors agree."""
+    async def check(self, repair: bool = False, scope: Scope | None = None) -> CheckReport:
+        """Prove (or restore, with ``repair``) that graph and vectors agree, in one scope or all.
+
+        On a Neo4j database shared by several memories (each with its own vectors), pass
+        ``scope``: the notes of other memories have no vectors here.
+        """
         from zettelmem.engine.history import check_and_repair
 
         async with self._write_lock:
-            return await check_and_repair(self, repair)
+            return await check_and_repair(self, repair, scope)

@@ -44,11 +44,11 @@ def open_backends(
     graph = graph or open_graph(settings)
     try:
         embedder = embedder or make_embedder(settings.embedding)
+        recorded = graph.get_meta("embedding_model")  # also proves the graph is reachable and migrated
         if isinstance(settings.graph, NetworkXConfig):
             # an embedded folder pairs one graph with one vector folder: record the model with it.
             # (A shared server graph may serve several vector collections; each Chroma collection
             # records its own model and refuses another one.)
-            recorded = graph.get_meta("embedding_model")
             mine = f"{embedder.model_id}:{embedder.dims}"
             if recorded is None:
                 graph.put_meta("embedding_model", mine)

@@ -75,16 +75,16 @@ async def evolve_pass(mem: AsyncMemory, scope: Scope, note_ids: Sequence[str] | 
     return results
 
 
-async def check_and_repair(mem: AsyncMemory, repair: bool) -> CheckReport:
-    """Compare every note with its vector (presence, version, embedded text)."""
+async def check_and_repair(mem: AsyncMemory, repair: bool, scope: Scope | None = None) -> CheckReport:
+    """Compare every note (of ``scope``, or of all scopes) with its vector (presence, version, text)."""
     from zettelmem.engine.core import text_hash
 
     report = CheckReport()
     notes: dict[str, Note] = {}
-    for scope in await asyncio.to_thread(mem.graph.scopes):
-        for n in await asyncio.to_thread(mem.graph.list_notes, scope):
+    for each in [scope] if scope is not None else await asyncio.to_thread(mem.graph.scopes):
+        for n in await asyncio.to_thread(mem.graph.list_notes, each):
             notes[n.id] = n
-    vector_ids = await asyncio.to_thread(mem.vectors.ids)
+    vector_ids = await asyncio.to_thread(mem.vectors.ids, scope)
     report.notes, report.vectors = len(notes), len(vector_ids)
     report.missing_vectors = sorted(set(notes) - vector_ids)
     report.orphan_vectors = sorted(vector_ids - set(notes))
