@@ -51,3 +51,15 @@ def test_kill_minus_9_mid_ingest_loses_nothing_acknowledged(tmp_path: Path):
         last = m.get(acked[-1], scope)
         hits = m.search(last.content, scope=scope, k=3)
         assert hits[0].note.id == last.id
+
+
+def test_full_synchronous_mode_is_configurable(tmp_path: Path):
+    import sqlite3
+
+    from zettelmem.config import NetworkXConfig
+
+    with Memory(Settings(home=tmp_path / "f", graph=NetworkXConfig(synchronous="FULL"))) as m:
+        m.add("fsynced on every commit", scope=Scope(user_id="s"))
+        mode = m.aio.graph._db.execute("PRAGMA synchronous").fetchone()[0]  # type: ignore[attr-defined]
+    assert mode == 2  # FULL
+    assert sqlite3.connect(tmp_path / "f" / "graph.sqlite").execute("SELECT count(*) FROM notes").fetchone()[0] == 1

@@ -45,6 +45,9 @@ class NetworkXConfig(BaseModel):
 
     backend: Literal["networkx"] = "networkx"
     path: Path | None = None  # default: <home>/graph.sqlite
+    # NORMAL: every acknowledged write survives a crash of the process (kill -9); FULL also
+    # fsyncs each commit, so it survives power loss too, at a few ms per write.
+    synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
 
 
 class Neo4jConfig(BaseModel):

@@ -61,7 +61,7 @@ class NetworkXGraphStore(GraphStore):
 
     name = "networkx"
 
-    def __init__(self, path: str | Path, *, lock: bool = True) -> None:
+    def __init__(self, path: str | Path, *, lock: bool = True, synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = FileLock(str(self.path) + ".lock") if lock else None
@@ -80,7 +80,7 @@ class NetworkXGraphStore(GraphStore):
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA synchronous=FULL" if synchronous == "FULL" else "PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
             self._load()
         except sqlite3.DatabaseError as exc:
