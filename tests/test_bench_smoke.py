@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from datetime import datetime
@@ -119,8 +120,9 @@ def test_format_table() -> None:
 # ------------------------------------------------------------------ on the data
 
 DATA = ld.default_data_path()
-needs_data = pytest.mark.skipif(
-    not DATA.exists(), reason=f"LoCoMo data not found at {DATA} (set LOCOMO_DATA)"
+needs_data = pytest.mark.skipif(  # the data sits beside the project; CI must never skip it
+    not DATA.exists() and os.environ.get("ZETTELMEM_REQUIRE_SERVERS") != "1",
+    reason=f"LoCoMo data not found at {DATA} (set LOCOMO_DATA)",
 )
 
 
@@ -231,6 +233,7 @@ class _FakeMemory:
 @needs_data
 def test_zettelmem_runner_against_fake_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     import locomo_recall as lr
+
     import zettelmem
     from zettelmem.config import Settings
     from zettelmem.models import Provenance, Scope

@@ -518,8 +518,9 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_with_the_real_offline_agents() -> None:
-    offline_mod = pytest.importorskip("zettelmem.agents.offline")
-    offline = offline_mod.offline_suite(AgentsConfig())
+    from zettelmem.agents.offline import offline_suite
+
+    offline = offline_suite(AgentsConfig())
     llm = ScriptedLLM([LLMError("down")])
     suite = llm_suite(LLMSettings(), AgentsConfig(), offline, llm)
     items = [
