@@ -11,13 +11,12 @@ from typing import Any
 import pytest
 from openai_replay_server import ReplayServer
 
+from zettelmem import Memory
 from zettelmem.agents.llm import llm_suite
+from zettelmem.agents.offline import offline_suite
 from zettelmem.config import AgentsConfig, HashingEmbeddingConfig, Settings
 from zettelmem.llm import LLMSettings, ScriptedLLM
 from zettelmem.models import Provenance, Scope
-
-Memory = pytest.importorskip("zettelmem").Memory
-offline_suite = pytest.importorskip("zettelmem.agents.offline").offline_suite
 
 SCOPE = Scope(user_id="llm-engine")
 
@@ -92,7 +91,6 @@ def server() -> Iterator[ReplayServer]:
 
 
 def test_http_suite_in_memory_with_fallback(settings: Settings, server: ReplayServer) -> None:
-    pytest.importorskip("langchain_openai")
     server.queue("joint_good", "joint_good", "server_error_500")
     llm_settings = LLMSettings(base_url=server.base_url, model="replay-model", max_retries=0, batch_size=1)
     suite = llm_suite(llm_settings, AgentsConfig(), offline_suite(settings.agents))

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
+import langchain_openai  # noqa: F401  (a test dependency: the real client path is what these tests cross)
 import pytest
 from openai_replay_server import ReplayServer
 
@@ -17,8 +18,6 @@ from zettelmem.config import AgentsConfig
 from zettelmem.errors import LLMError, StructuredOutputError
 from zettelmem.llm import LLMSettings, OpenAIChatLLM
 from zettelmem.models import BuiltBy, Note
-
-pytest.importorskip("langchain_openai")
 
 MESSAGES = [("system", "You build notes."), ("user", "New memories: ...")]
 
