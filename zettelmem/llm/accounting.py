@@ -16,6 +16,7 @@ open one per agent call, so a configured budget is always enforced.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,9 +24,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from zettelmem.errors import BudgetExceeded
+from zettelmem.errors import BudgetExceeded, LLMError
 
-__all__ = ["CallRecord", "DroppedId", "Fallback", "OperationUsage", "Outcome", "UsageMeter"]
+__all__ = ["CallRecord", "CallTally", "DroppedId", "Fallback", "OperationUsage", "Outcome", "UsageMeter", "tally"]
 
 Outcome = Literal["ok", "retried", "repaired", "failed"]
 
@@ -275,3 +276,40 @@ class UsageMeter:
             self.fallback_log.clear()
             self._total = _Tally()
             self._tasks.clear()
+
+
+@dataclass
+class CallTally:
+    """What one structured call spent so far; filled in by the client inside :func:`tally`."""
+
+    outcome: Outcome = "failed"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    requests: int = 0
+    error: str | None = None
+
+
+@contextmanager
+def tally(meter: UsageMeter, task: str, model: str | None) -> Iterator[CallTally]:
+    """Admit one call against the budgets, then record it however it ends."""
+    meter.admit(task)
+    start = time.perf_counter()
+    t = CallTally()
+    try:
+        yield t
+    except LLMError as exc:
+        t.error = str(exc)
+        raise
+    finally:
+        meter.record_call(
+            CallRecord(
+                task=task,
+                outcome=t.outcome,
+                prompt_tokens=t.prompt_tokens,
+                completion_tokens=t.completion_tokens,
+                latency_s=time.perf_counter() - start,
+                requests=t.requests,
+                model=model,
+                error=None if t.outcome != "failed" else (t.error or "cancelled")[:500],
+            )
+        )

@@ -26,7 +26,6 @@ import asyncio
 import importlib.util
 import json
 import random
-import time
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from zettelmem.errors import ConfigurationError, LLMError, StructuredOutputError
-from zettelmem.llm.accounting import CallRecord, Outcome, UsageMeter
+from zettelmem.llm.accounting import Outcome, UsageMeter, tally
 from zettelmem.llm.config import LLMSettings
 from zettelmem.llm.protocol import Message
 from zettelmem.llm.repair import describe_error, repair_message
@@ -240,44 +239,25 @@ class OpenAIChatLLM:
 
     async def complete(self, messages: Sequence[Message], schema: type[T], *, task: str) -> T:
         """Send ``messages``; return the reply validated as ``schema`` (see module doc)."""
-        self.meter.admit(task)
-        start = time.perf_counter()
         stats: dict[str, Any] = {"requests": 0, "retried": False}
-        prompt = completion = 0
         messages = self._with_format(messages, schema)
         history = list(messages)
-        outcome: Outcome = "failed"
-        error: str | None = None
-        try:
-            for round_ in (0, 1):
-                out = await self._request(history, schema, stats)
-                p, c = self._usage(out.get("raw"))
-                prompt, completion = prompt + p, completion + c
-                problem = self._problem(out, schema)
-                if problem is None:
-                    retried: Outcome = "retried" if stats["retried"] else "ok"
-                    outcome = "repaired" if round_ else retried
-                    return out["parsed"]  # type: ignore[no-any-return]
-                error = problem
-                if round_ == 0:
-                    history = [
-                        *messages,
-                        repair_message(problem, self._raw_text(out.get("raw")), schema),
-                    ]
-            raise StructuredOutputError(f"{task}: reply did not match {schema.__name__} after one repair: {error}")
-        except LLMError as exc:
-            error = str(exc)
-            raise
-        finally:
-            self.meter.record_call(
-                CallRecord(
-                    task=task,
-                    outcome=outcome,
-                    prompt_tokens=prompt,
-                    completion_tokens=completion,
-                    latency_s=time.perf_counter() - start,
-                    requests=stats["requests"],
-                    model=self.model_name,
-                    error=None if outcome != "failed" else (error or "cancelled")[:500],
+        with tally(self.meter, task, self.model_name) as t:
+            try:
+                for round_ in (0, 1):
+                    out = await self._request(history, schema, stats)
+                    p, c = self._usage(out.get("raw"))
+                    t.prompt_tokens, t.completion_tokens = t.prompt_tokens + p, t.completion_tokens + c
+                    problem = self._problem(out, schema)
+                    if problem is None:
+                        retried: Outcome = "retried" if stats["retried"] else "ok"
+                        t.outcome = "repaired" if round_ else retried
+                        return out["parsed"]  # type: ignore[no-any-return]
+                    t.error = problem
+                    if round_ == 0:
+                        history = [*messages, repair_message(problem, self._raw_text(out.get("raw")), schema)]
+                raise StructuredOutputError(
+                    f"{task}: reply did not match {schema.__name__} after one repair: {t.error}"
                 )
-            )
+            finally:
+                t.requests = stats["requests"]

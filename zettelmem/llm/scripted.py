@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from zettelmem.errors import LLMError, StructuredOutputError
-from zettelmem.llm.accounting import CallRecord, Outcome, UsageMeter
+from zettelmem.llm.accounting import UsageMeter, tally
 from zettelmem.llm.protocol import Message
 from zettelmem.llm.repair import describe_error, repair_message
 
@@ -147,15 +146,10 @@ class ScriptedLLM:
 
     async def complete(self, messages: Sequence[Message], schema: type[T], *, task: str) -> T:
         """Answer from the script, validating and repairing like the real client."""
-        self.meter.admit(task)
-        start = time.perf_counter()
-        prompt = completion = requests = 0
-        outcome: Outcome = "failed"
-        error: str | None = None
         history = list(messages)
-        try:
+        with tally(self.meter, task, self.model_name) as t:
             for round_ in (0, 1):
-                requests += 1
+                t.requests += 1
                 try:
                     reply, text, p = await self._request(history, schema, task)
                 except LLMError:
@@ -164,8 +158,8 @@ class ScriptedLLM:
                     raise
                 except Exception as exc:
                     raise LLMError(f"scripted failure: {type(exc).__name__}: {exc}") from exc
-                prompt += p
-                completion += self.count_tokens(text)
+                t.prompt_tokens += p
+                t.completion_tokens += self.count_tokens(text)
                 try:
                     if isinstance(reply, schema):
                         parsed = reply
@@ -176,25 +170,9 @@ class ScriptedLLM:
                     else:
                         parsed = schema.model_validate(reply)
                 except ValidationError as exc:
-                    error = describe_error(exc)
-                    history = [*messages, repair_message(error, text, schema)]
+                    t.error = describe_error(exc)
+                    history = [*messages, repair_message(t.error, text, schema)]
                     continue
-                outcome = "repaired" if round_ else "ok"
+                t.outcome = "repaired" if round_ else "ok"
                 return parsed
-            raise StructuredOutputError(f"{task}: reply did not match {schema.__name__} after one repair: {error}")
-        except LLMError as exc:
-            error = str(exc)
-            raise
-        finally:
-            self.meter.record_call(
-                CallRecord(
-                    task=task,
-                    outcome=outcome,
-                    prompt_tokens=prompt,
-                    completion_tokens=completion,
-                    latency_s=time.perf_counter() - start,
-                    requests=requests,
-                    model=self.model_name,
-                    error=None if outcome != "failed" else (error or "aborted")[:500],
-                )
-            )
+            raise StructuredOutputError(f"{task}: reply did not match {schema.__name__} after one repair: {t.error}")
