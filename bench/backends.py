@@ -23,7 +23,6 @@ temporary folder and stopped at the end. Usage::
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -36,15 +35,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
 from zettelmem import Memory, Scope, Settings  # noqa: E402
 from zettelmem.config import HashingEmbeddingConfig, Neo4jConfig, OnnxEmbeddingConfig  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import synth_memories, synth_queries  # noqa: E402
+from bench.bench_common import synth_memories, synth_queries  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:
@@ -58,11 +55,9 @@ def free_port() -> int:
 
 
 def neo4j_script() -> Any:
-    spec = importlib.util.spec_from_file_location("neo4j_server", ROOT / "scripts" / "neo4j_server.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from zettelmem.testing import neo4j_server
+
+    return neo4j_server
 
 
 def run_memory(name: str, settings: Settings, items: list[dict[str, Any]], queries: list[str], scope: Scope,

@@ -21,8 +21,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 QUERIES = ["Where did they move?", "What pet was adopted?", "What does she do for work?",
            "When is the trip planned?", "Who recommended the restaurant?"]
@@ -38,7 +36,7 @@ def ms(values: list[float]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench_common import bare_chroma_latency, machine, synth_texts
+    from bench.bench_common import bare_chroma_latency, machine, synth_texts
 
     from zettelmem import Memory, Provenance, Scope, Settings
     from zettelmem.models import new_id

@@ -51,8 +51,6 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from zettelmem.agents.base import Candidate, MemoryInput, NoteDraft
 from zettelmem.agents.llm import llm_suite
@@ -508,7 +506,7 @@ async def run_amem(
 
 
 def load_items(conversation: int, turns: int) -> list[dict[str, Any]]:
-    import locomo_data as ld
+    from bench import locomo_data as ld
 
     conv = ld.load_locomo()[conversation]
     return [
@@ -522,7 +520,7 @@ def load_items(conversation: int, turns: int) -> list[dict[str, Any]]:
 
 
 def table(rows: list[Row], baseline: Row) -> str:
-    from locomo_data import format_table
+    from bench.locomo_data import format_table
 
     base_total = baseline.totals["total_tokens"]
     body = []

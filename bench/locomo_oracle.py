@@ -22,11 +22,8 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-for p in (str(HERE), str(HERE.parent)):
-    if p not in sys.path:
-        sys.path.insert(0, p)
 
-from locomo_data import (  # noqa: E402
+from bench.locomo_data import (  # noqa: E402
     KS,
     MAIN_CATEGORIES,
     Conversation,
@@ -37,7 +34,7 @@ from locomo_data import (  # noqa: E402
     parse_conversations,
     set_label,
 )
-from locomo_recall import Embedder, _order, bm25_tokens, log, rrf  # noqa: E402
+from bench.locomo_recall import Embedder, _order, bm25_tokens, log, rrf  # noqa: E402
 
 CACHE = HERE / "results" / "cache"
 RELATIVE = re.compile(
@@ -591,7 +588,7 @@ def cd_observations(cd: ConvData) -> list[tuple[str, str]]:
 def attach_observations(convs: list[Conversation], path: Path | None) -> None:
     import json
 
-    from locomo_data import default_data_path, normalise_evidence
+    from bench.locomo_data import default_data_path, normalise_evidence
 
     raw = json.loads(Path(path or default_data_path()).read_text())
     for conv, sample in zip(convs, raw):

@@ -42,11 +42,8 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-for p in (str(HERE), str(HERE.parent)):
-    if p not in sys.path:
-        sys.path.insert(0, p)
 
-from locomo_data import (  # noqa: E402
+from bench.locomo_data import (  # noqa: E402
     CATEGORY_NAMES,
     HELDOUT,
     KS,
@@ -210,7 +207,7 @@ def hit_turn_ids(hit) -> set[str]:
     ``provenance.source`` holds the dia_id; a note that merges several turns may
     pack them (``"D1:2;D1:3"``) or list them in ``provenance.extra["sources"]``.
     """
-    from locomo_data import normalise_evidence
+    from bench.locomo_data import normalise_evidence
 
     prov = hit.note.provenance
     raw = [prov.source or ""]

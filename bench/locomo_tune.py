@@ -13,11 +13,9 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from locomo_data import KS, Scores, load_locomo, memory_text  # noqa: E402
-from locomo_recall import hit_turn_ids, log  # noqa: E402
+from bench.locomo_data import KS, Scores, load_locomo, memory_text  # noqa: E402
+from bench.locomo_recall import hit_turn_ids, log  # noqa: E402
 
 TUNING = range(5)
 

@@ -29,10 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_common import bare_chroma_latency, machine, synth_queries, synth_texts
+from bench.bench_common import bare_chroma_latency, machine, synth_queries, synth_texts
 
 
 def rss_mb() -> float:

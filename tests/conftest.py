@@ -70,11 +70,9 @@ def neo4j_store(neo4j_config: Any) -> Iterator[Any]:
 
 
 def _neo4j_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("neo4j_server", ROOT / "scripts" / "neo4j_server.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from zettelmem.testing import neo4j_server
+
+    return neo4j_server
 
 
 @pytest.fixture(scope="session")

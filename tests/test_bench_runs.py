@@ -18,20 +18,20 @@ def run(*args: str) -> str:
 
 
 def test_scale_smoke():
-    out = run("bench/scale.py", "--sizes", "150", "--queries", "5")
+    out = run("-m", "bench.scale", "--sizes", "150", "--queries", "5")
     assert "| raw embedding (floor) | 150 |" in out
     assert "| bare Chroma query (floor) | 150 |" in out
     assert "| zettelmem embedded | 150 |" in out and "of raw embedding" in out
 
 
 def test_ingest_smoke():
-    out = run("bench/ingest.py", "--fill", "0,100", "--repeat", "3")
+    out = run("-m", "bench.ingest", "--fill", "0,100", "--repeat", "3")
     assert "turns ingested (add_many)" in out and "bare Chroma query" in out
     assert "| 100 |" in out
 
 
 def test_backends_smoke(neo4j_config):
-    out = run("bench/backends.py", "--notes", "120", "--queries", "5", "--embedding", "hashing",
+    out = run("-m", "bench.backends", "--notes", "120", "--queries", "5", "--embedding", "hashing",
               "--neo4j-uri", neo4j_config.uri)
     assert "NetworkX" in out or "networkx" in out
     assert "neo4j" in out.lower() and "chroma" in out.lower()

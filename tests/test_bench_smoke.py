@@ -13,9 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-
-import locomo_data as ld  # noqa: E402
+from bench import locomo_data as ld
 
 # ----------------------------------------------------------------- normalisation
 
@@ -169,7 +167,8 @@ def test_locomo_recall_smoke(tmp_path: Path) -> None:
     proc = subprocess.run(
         [
             sys.executable,
-            str(ROOT / "bench" / "locomo_recall.py"),
+            "-m",
+            "bench.locomo_recall",
             "--conversations",
             "0",
             "--max-questions",
@@ -232,7 +231,7 @@ class _FakeMemory:
 
 @needs_data
 def test_zettelmem_runner_against_fake_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    import locomo_recall as lr
+    from bench import locomo_recall as lr
 
     import zettelmem
     from zettelmem.config import Settings

@@ -1,7 +1,7 @@
 """LangGraph's own store tests (upstream, fetched at run time) and the graph wiring smoke test.
 
 Both run as subprocesses of the shared harness in ``<repo>/../shared/conformance``
-(see its README), against ``zettelmem.lg_testing:make_store``. Deliberate deviations
+(see its README), against ``zettelmem.testing.langgraph:make_store``. Deliberate deviations
 would be listed in ``tests/lgstore.expected-failures.txt``; the list is empty.
 The upstream tests come from the sdists matching the installed langgraph-checkpoint
 packages, cached in ``~/.cache/zettelmem/lgstore-conformance``.
@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 HARNESS = ROOT.parent / "shared" / "conformance"
 EXPECTED_FAILURES = ROOT / "tests" / "lgstore.expected-failures.txt"
-FACTORY = "zettelmem.lg_testing:make_store"
+FACTORY = "zettelmem.testing.langgraph:make_store"
 SUITES = ("checkpoint", "sqlite", "postgres")
 
 pytestmark = pytest.mark.slow

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
 def test_llm_cost_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        import llm_cost
-        from locomo_data import default_data_path
+    from bench import llm_cost
+    from bench.locomo_data import default_data_path
 
-        default_data_path()  # ../shared/data/locomo is always beside the project (CI copies it too)
-        out = tmp_path / "cost.json"
-        code = llm_cost.main(["--turns", "12", "--embedding", "hashing", "--json", str(out)])
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    default_data_path()  # ../shared/data/locomo is always beside the project (CI copies it too)
+    out = tmp_path / "cost.json"
+    code = llm_cost.main(["--turns", "12", "--embedding", "hashing", "--json", str(out)])
     printed = capsys.readouterr().out
     assert "counted with tiktoken" in printed and "| zettelmem joint " in printed
     data = json.loads(out.read_text())

@@ -10,7 +10,8 @@ where callers expect them (``except KeyError`` still catches an unknown id)::
     ├── InvalidInput (ValueError)
     │   ├── EmptyContent
     │   ├── ContentTooLarge
-    │   └── InvalidContent               NUL bytes, invalid UTF-8, bad tags
+    │   ├── InvalidContent               NUL bytes, invalid UTF-8, bad tags
+    │   └── ScopeMismatch                an item's own scope differs from the scope argument
     ├── NotFound (KeyError)
     │   ├── NoteNotFound
     │   ├── LinkNotFound
@@ -46,6 +47,7 @@ __all__ = [
     "NotFound",
     "NoteNotFound",
     "SchemaVersionError",
+    "ScopeMismatch",
     "StoreCorrupt",
     "StoreError",
     "StoreLocked",
@@ -80,6 +82,10 @@ class ContentTooLarge(InvalidInput):
 
 class InvalidContent(InvalidInput):
     """Content or attributes contain bytes or characters zettelmem refuses."""
+
+
+class ScopeMismatch(InvalidInput):
+    """An item names a scope other than the ``scope`` argument of the call (nothing is written)."""
 
 
 class NotFound(ZettelmemError, KeyError):

@@ -26,7 +26,7 @@ from zettelmem.engine.factory import open_backends, pick_agents
 from zettelmem.engine.lexical import LexicalIndex
 from zettelmem.engine.pipeline import PipelineMixin, text_hash
 from zettelmem.engine.results import AddResult, CheckReport, SearchHit
-from zettelmem.errors import ConflictError, InvalidInput, LinkNotFound, NoteNotFound
+from zettelmem.errors import ConflictError, InvalidInput, LinkNotFound, NoteNotFound, ScopeMismatch
 from zettelmem.filters import Filter
 from zettelmem.models import BuiltBy, Change, Link, Note, Relation, Scope
 from zettelmem.stores.base import DeleteLinks, GraphStore, PutChanges, PutLinks, PutNotes
@@ -83,19 +83,33 @@ class AsyncMemory(PipelineMixin):
 
     # -- input ----------------------------------------------------------------------
     def to_input(self, item: MemoryItem, scope: Scope | None = None, **kwargs: Any) -> MemoryInput:
-        """Validate one memory (content, labels, scope) before anything is written."""
+        """Validate one memory (content, labels, scope) before anything is written.
+
+        The ``scope`` argument is the only scope a call writes to: an item that carries a
+        different scope of its own raises :class:`ScopeMismatch`. Without a ``scope``
+        argument, an item's own scope is used (the global scope if it names none).
+        """
         if isinstance(item, MemoryInput):
-            data = item.model_dump()
+            # only fields the caller set: a default (global) scope must not override ``scope``
+            data = item.model_dump(include=item.model_fields_set)
         elif isinstance(item, dict):
             data = dict(item)
         else:
             data = {"content": item}
         data.update({k: v for k, v in kwargs.items() if v is not None})
-        if scope is not None and "scope" not in data:
+        own = data.get("scope")
+        if scope is not None:
             data["scope"] = scope
         data["content"] = clean_content(data.get("content"), self.settings.max_content_chars)
         try:
+            if scope is not None and own is not None and Scope.model_validate(own) != scope:
+                raise ScopeMismatch(
+                    f"the item names scope {Scope.model_validate(own)}, but the call's scope is {scope}; "
+                    "drop the item's scope or make them agree (nothing was written)"
+                )
             return MemoryInput.model_validate(data)
+        except ScopeMismatch:
+            raise
         except ValueError as exc:
             raise InvalidInput(f"invalid memory: {exc}") from exc
 

@@ -1,0 +1,705 @@
+#!/usr/bin/env python3
+"""Fetch, cache, start and stop a real Neo4j 5 community server -- no Docker.
+
+The Neo4j community server and all its libraries are published on Maven
+Central as ``org.neo4j:neo4j``.  This script asks Maven to copy that artifact
+and its runtime dependencies into a local cache, then runs the server's main
+class (``org.neo4j.server.CommunityEntryPoint``) straight from that classpath
+with ``java``.  No tarball, no ``bin/neo4j`` launcher, no ``neo4j-admin``
+script is needed; only Java 17 (or 21) and Maven.
+
+The server is bound to 127.0.0.1 only: Bolt on the chosen port, HTTP and HTTPS
+disabled, usage reporting off.  Auth is on; the initial password of user
+``neo4j`` is set before the first start through the admin tool's Java main
+class (``org.neo4j.cli.AdminTool dbms set-initial-password``), run from the
+same classpath.
+
+Usage (command line)::
+
+    python scripts/neo4j_server.py fetch  [--version 5.26.30]
+    python scripts/neo4j_server.py start  --data-dir DIR [--port 7687]
+                                          [--password PW] [--timeout 120]
+                                          [--heap 512m] [--pagecache 128m]
+    python scripts/neo4j_server.py status --data-dir DIR
+    python scripts/neo4j_server.py stop   --data-dir DIR [--timeout 60]
+
+``start`` prints the connection details on stdout (progress goes to stderr)::
+
+    NEO4J_URI=bolt://127.0.0.1:7687
+    NEO4J_USER=neo4j
+    NEO4J_PASSWORD=...
+
+and writes them to ``DIR/env`` (``source DIR/env`` in bash exports them) and
+the password alone to ``DIR/password``.  Without ``--password`` a random one is
+generated on the first start and reused on every later start of that DIR.
+Starting a DIR that is already running just checks it and prints the details.
+
+Usage (Python, e.g. from pytest fixtures)::
+
+    import neo4j_server                 # with scripts/ on sys.path
+    neo4j_server.fetch()                # idempotent
+    info = neo4j_server.start(tmp_path / "neo4j", port=17687)
+    # info == {"uri": "bolt://127.0.0.1:17687", "user": "neo4j",
+    #          "password": "...", "pid": 1234, "data_dir": "..."}
+    neo4j_server.stop(tmp_path / "neo4j")
+    neo4j_server.start(tmp_path / "neo4j", port=17687)   # same data back
+
+Layout of DIR (it is the Neo4j home)::
+
+    DIR/conf/neo4j.conf   generated on every start
+    DIR/data/             databases, transaction logs, dbms/auth.ini
+    DIR/logs/console.log  server stdout/stderr (appended across restarts)
+    DIR/logs/debug.log    Neo4j's detailed log
+    DIR/neo4j.pid         pid of the java process
+    DIR/password, DIR/env connection details
+
+Environment:
+
+    ZETTELMEM_NEO4J_VERSION  Neo4j version (default: DEFAULT_VERSION below)
+    ZETTELMEM_NEO4J_CACHE    cache root (default ~/.cache/zettelmem); the jars
+                             go to <root>/neo4j-<version>/lib
+    ZETTELMEM_NEO4J_JAVA     java executable to run the server with (default:
+                             the first Java 17 or 21 among $JAVA_HOME/bin/java,
+                             `java` on PATH, /usr/lib/jvm/*)
+    ZETTELMEM_NEO4J_MVN      mvn executable (default: `mvn` on PATH)
+
+Only the Python standard library is required.  When the ``neo4j`` driver is
+importable the readiness check logs in and runs ``RETURN 1``; otherwise it
+falls back to a raw Bolt handshake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import glob
+import json
+import os
+import re
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DEFAULT_VERSION = "5.26.30"  # 5.26 is the LTS line that still runs on Java 17
+DEFAULT_PORT = 7687
+DEFAULT_HEAP = "512m"
+DEFAULT_PAGECACHE = "128m"
+DEFAULT_START_TIMEOUT = 120.0
+DEFAULT_STOP_TIMEOUT = 60.0
+HOST = "127.0.0.1"
+USER = "neo4j"
+
+MAIN_CLASS = "org.neo4j.server.CommunityEntryPoint"
+ADMIN_CLASS = "org.neo4j.cli.AdminTool"
+# Pinned so a fresh machine resolves the same plugin every time.
+DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+COMPLETE_MARKER = "fetch-complete.json"
+
+# JVM flags the official launcher would add from its default neo4j.conf
+# (server.jvm.additional); we start the entry point directly, so pass them
+# ourselves.  The --add-opens give Neo4j access to direct buffers and file
+# descriptors (without them the page cache runs in a "fallback mode" and the
+# transaction log native accessor logs "Incorrect file descriptor" warnings).
+JVM_FLAGS = [
+    "-XX:+UseG1GC",
+    "-XX:-OmitStackTraceInFastThrow",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-XX:+UnlockExperimentalVMOptions",
+    "-XX:+TrustFinalNonStaticFields",
+    "-XX:+DisableExplicitGC",
+    "-Djdk.nio.maxCachedBufferSize=1024",
+    "-Dio.netty.tryReflectionSetAccessible=true",
+    "-Dlog4j2.disable.jmx=true",
+    "-Dfile.encoding=UTF-8",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/java.io=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+]
+
+# Popen handles of servers started by this process, so stop() can reap them
+# (otherwise an in-process caller, e.g. pytest, would keep a zombie around).
+_CHILDREN: dict[int, subprocess.Popen] = {}
+
+
+class Neo4jServerError(RuntimeError):
+    """Fetching, starting or stopping the server failed."""
+
+
+def _log(msg: str) -> None:
+    print(f"[neo4j_server] {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------
+# Fetch
+# --------------------------------------------------------------------------
+
+
+def default_version() -> str:
+    return os.environ.get("ZETTELMEM_NEO4J_VERSION") or DEFAULT_VERSION
+
+
+def cache_root() -> Path:
+    env = os.environ.get("ZETTELMEM_NEO4J_CACHE")
+    if env:
+        return Path(env).expanduser().resolve()
+    return Path.home() / ".cache" / "zettelmem"
+
+
+def lib_dir(version: str | None = None) -> Path:
+    """Directory holding all jars of the given Neo4j version."""
+    return cache_root() / f"neo4j-{version or default_version()}" / "lib"
+
+
+_POM_TEMPLATE = """\
+<?xml version="1.0" encoding="UTF-8"?>
+<!-- Generated by zettelmem scripts/neo4j_server.py: only used to let Maven
+     resolve org.neo4j:neo4j and its runtime dependencies. -->
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.zettelmem</groupId>
+  <artifactId>neo4j-server-fetch</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.neo4j</groupId>
+      <artifactId>neo4j</artifactId>
+      <version>{version}</version>
+    </dependency>
+  </dependencies>
+</project>
+"""
+
+
+def _fetch_complete(lib: Path) -> bool:
+    marker = lib.parent / COMPLETE_MARKER
+    try:
+        jars = json.loads(marker.read_text())["jars"]
+    except (OSError, ValueError, KeyError):
+        return False
+    return bool(jars) and all((lib / j).is_file() for j in jars)
+
+
+def fetch(version: str | None = None) -> Path:
+    """Download org.neo4j:neo4j:<version> and its runtime deps; return lib dir.
+
+    Idempotent: returns at once when the cache is already complete.  Safe to
+    call from several processes at once (a lock file serializes them).
+    """
+    version = version or default_version()
+    lib = lib_dir(version)
+    if _fetch_complete(lib):
+        _log(f"Neo4j {version} already cached in {lib}")
+        return lib
+    lib.parent.mkdir(parents=True, exist_ok=True)
+    with open(lib.parent / ".fetch.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _fetch_complete(lib):  # another process fetched it meanwhile
+            _log(f"Neo4j {version} already cached in {lib}")
+            return lib
+        return _fetch_locked(version, lib)
+
+
+def _fetch_locked(version: str, lib: Path) -> Path:
+    mvn = os.environ.get("ZETTELMEM_NEO4J_MVN") or shutil.which("mvn")
+    if not mvn:
+        raise Neo4jServerError("mvn not found on PATH (set ZETTELMEM_NEO4J_MVN)")
+    work = lib.parent
+    for stale in work.glob("lib.*"):  # staging dirs of an interrupted fetch
+        shutil.rmtree(stale, ignore_errors=True)
+    (work / "pom.xml").write_text(_POM_TEMPLATE.format(version=version))
+    staging = Path(tempfile.mkdtemp(prefix="lib.", dir=work))
+    cmd = [
+        mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(work / "pom.xml"),
+        f"{DEPENDENCY_PLUGIN}:copy-dependencies",
+        "-DincludeScope=runtime",
+        f"-DoutputDirectory={staging}",
+    ]
+    _log(f"fetching org.neo4j:neo4j:{version} and its runtime dependencies "
+         f"with Maven into {lib} (first time: ~130 MB)...")
+    t0 = time.monotonic()
+    with tempfile.TemporaryFile(mode="w+") as out:
+        proc = subprocess.Popen(cmd, cwd=work, stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=subprocess.STDOUT, text=True)
+        while True:
+            try:
+                proc.wait(timeout=15)
+                break
+            except subprocess.TimeoutExpired:
+                _log(f"... mvn still resolving/downloading "
+                     f"({time.monotonic() - t0:.0f}s)")
+        if proc.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
+            out.seek(0)
+            raise Neo4jServerError(
+                f"mvn failed (exit {proc.returncode}):\n{out.read()[-4000:]}")
+    jars = sorted(p.name for p in staging.glob("*.jar"))
+    for required in (f"neo4j-{version}.jar", f"neo4j-server-{version}.jar"):
+        if required not in jars:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise Neo4jServerError(f"mvn finished but {required} is missing")
+    if lib.exists():
+        shutil.rmtree(lib)
+    staging.rename(lib)
+    size = sum((lib / j).stat().st_size for j in jars)
+    (work / COMPLETE_MARKER).write_text(json.dumps(
+        {"version": version, "jars": jars, "bytes": size}, indent=1))
+    _log(f"fetched {len(jars)} jars ({size / 2**20:.0f} MiB) "
+         f"in {time.monotonic() - t0:.1f}s")
+    return lib
+
+
+# --------------------------------------------------------------------------
+# Java
+# --------------------------------------------------------------------------
+
+
+def _java_major(java: str) -> int | None:
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True,
+                             text=True, timeout=30).stderr
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r'version "(\d+)(?:\.(\d+))?', out)
+    if not m:
+        return None
+    major = int(m.group(1))
+    return int(m.group(2)) if major == 1 and m.group(2) else major
+
+
+def find_java() -> str:
+    """A java executable that Neo4j 5.26 supports (17 or 21)."""
+    explicit = os.environ.get("ZETTELMEM_NEO4J_JAVA")
+    if explicit:
+        return explicit
+    candidates = []
+    if os.environ.get("JAVA_HOME"):
+        candidates.append(os.path.join(os.environ["JAVA_HOME"], "bin", "java"))
+    if shutil.which("java"):
+        candidates.append(shutil.which("java"))
+    for pattern in ("/usr/lib/jvm/*17*/bin/java", "/usr/lib/jvm/*21*/bin/java"):
+        candidates.extend(sorted(glob.glob(pattern)))
+    for java in candidates:
+        if os.access(java, os.X_OK) and _java_major(java) in (17, 21):
+            return java
+    raise Neo4jServerError(
+        "no Java 17 or 21 found (Neo4j 5.26 needs one); set ZETTELMEM_NEO4J_JAVA")
+
+
+# --------------------------------------------------------------------------
+# Config, password, pid
+# --------------------------------------------------------------------------
+
+
+def _config(home: Path, port: int, pagecache: str) -> str:
+    return f"""\
+# Generated by zettelmem scripts/neo4j_server.py on every start; edits are lost.
+server.directories.data={home}/data
+server.directories.logs={home}/logs
+server.directories.run={home}/run
+server.directories.plugins={home}/plugins
+server.directories.import={home}/import
+
+# Loopback only: Bolt on {HOST}:{port}, no HTTP/HTTPS connector.
+server.default_listen_address={HOST}
+server.default_advertised_address={HOST}
+server.bolt.enabled=true
+server.bolt.listen_address={HOST}:{port}
+server.bolt.advertised_address={HOST}:{port}
+server.bolt.tls_level=DISABLED
+server.http.enabled=false
+server.https.enabled=false
+
+# Auth on; the initial password is set with `dbms set-initial-password`.
+dbms.security.auth_enabled=true
+
+# No outbound traffic.
+dbms.usage_report.enabled=false
+
+# Small machine.  The heap is set by -Xms/-Xmx on the java command line
+# (server.memory.heap.* is only read by the bin/neo4j launcher, unused here).
+server.memory.pagecache.size={pagecache}
+# Do not fallocate 256 MB per transaction log file.
+db.tx_log.preallocate=false
+
+# Shut Bolt down at once instead of waiting 2 x 5 s netty quiet periods.
+internal.dbms.bolt.netty_server_shutdown_quiet_period=0
+internal.dbms.bolt.netty_server_shutdown_timeout=5
+"""
+
+
+def _paths(data_dir: str | os.PathLike) -> dict[str, Path]:
+    home = Path(data_dir).expanduser().resolve()
+    return {
+        "home": home,
+        "conf": home / "conf",
+        "logs": home / "logs",
+        "console": home / "logs" / "console.log",
+        "pid": home / "neo4j.pid",
+        "password": home / "password",
+        "env": home / "env",
+        "state": home / "server.json",
+        "system_db": home / "data" / "databases" / "system",
+    }
+
+
+def _read_pid(p: dict[str, Path]) -> int | None:
+    """Pid from DIR/neo4j.pid if that process is our live server, else None."""
+    try:
+        pid = int(p["pid"].read_text().strip())
+    except (OSError, ValueError):
+        return None
+    if not _alive(pid):
+        return None
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return pid  # no /proc: trust the pid file
+    args = [a.decode(errors="replace") for a in cmdline]
+    if MAIN_CLASS in args and f"--home-dir={p['home']}" in args:
+        return pid
+    return None  # pid was reused by an unrelated process
+
+
+def _alive(pid: int) -> bool:
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        if child.poll() is not None:
+            _CHILDREN.pop(pid, None)
+            return False
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is dead for our purposes
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+    except (OSError, IndexError):
+        pass
+    return True
+
+
+def _resolve_password(p: dict[str, Path], password: str | None) -> str:
+    stored = None
+    if p["password"].is_file():
+        stored = p["password"].read_text().strip() or None
+    initialized = p["system_db"].exists()
+    if password is None:
+        if stored:
+            return stored
+        if initialized:
+            raise Neo4jServerError(
+                f"{p['home']} holds a database but no password file; "
+                "pass --password")
+        return secrets.token_urlsafe(18)
+    if len(password) < 8:
+        raise Neo4jServerError("Neo4j requires a password of at least 8 characters")
+    if initialized and stored and password != stored:
+        raise Neo4jServerError(
+            f"{p['home']} was initialized with another password (see "
+            f"{p['password']}); the initial password cannot be changed here")
+    return password
+
+
+def _write_credentials(p: dict[str, Path], info: dict) -> None:
+    p["password"].write_text(info["password"] + "\n")
+    p["password"].chmod(0o600)
+    p["env"].write_text(
+        "# Generated by scripts/neo4j_server.py; `source` this file.\n"
+        f"export NEO4J_URI={shlex.quote(info['uri'])}\n"
+        f"export NEO4J_USER={shlex.quote(info['user'])}\n"
+        f"export NEO4J_PASSWORD={shlex.quote(info['password'])}\n")
+    p["env"].chmod(0o600)
+
+
+def _set_initial_password(java: str, lib: Path, p: dict[str, Path],
+                          password: str) -> None:
+    env = dict(os.environ, NEO4J_HOME=str(p["home"]), NEO4J_CONF=str(p["conf"]))
+    cmd = [java, "-Xmx128m", "-cp", f"{lib}/*", ADMIN_CLASS,
+           "dbms", "set-initial-password", password]
+    proc = subprocess.run(cmd, env=env, cwd=p["home"], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise Neo4jServerError(
+            f"set-initial-password failed (exit {proc.returncode}):\n"
+            f"{proc.stdout}{proc.stderr}")
+
+
+# --------------------------------------------------------------------------
+# Readiness
+# --------------------------------------------------------------------------
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(1.0)
+        return s.connect_ex((HOST, port)) == 0
+
+
+def _bolt_handshake(port: int) -> bool:
+    """True when something speaking Bolt answers on the port."""
+    try:
+        with socket.create_connection((HOST, port), timeout=3) as s:
+            # magic preamble + 4 proposed versions (5.x range, 4.4, 4.3..)
+            s.sendall(bytes.fromhex("6060b017" "00040405" "00000404"
+                                    "00000403" "00000000"))
+            answer = s.recv(4)
+            return len(answer) == 4 and answer != b"\0\0\0\0"
+    except OSError:
+        return False
+
+
+def _ready(uri: str, port: int, password: str) -> bool:
+    """One readiness probe. Raises Neo4jServerError on wrong credentials."""
+    try:
+        import neo4j  # type: ignore
+        from neo4j.exceptions import AuthError, Neo4jError, DriverError
+    except ImportError:
+        return _bolt_handshake(port)
+    try:
+        with neo4j.GraphDatabase.driver(uri, auth=(USER, password),
+                                        connection_timeout=5) as driver:
+            with driver.session() as session:
+                return session.run("RETURN 1 AS ok").single()["ok"] == 1
+    except AuthError as exc:
+        raise Neo4jServerError(f"server is up but rejects the password: {exc}")
+    except (Neo4jError, DriverError, OSError):
+        return False
+
+
+def _tail(path: Path, offset: int = 0, lines: int = 40) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# --------------------------------------------------------------------------
+# Start / stop / status
+# --------------------------------------------------------------------------
+
+
+def start(data_dir: str | os.PathLike, port: int = DEFAULT_PORT,
+          password: str | None = None, *, version: str | None = None,
+          timeout: float = DEFAULT_START_TIMEOUT, heap: str = DEFAULT_HEAP,
+          pagecache: str = DEFAULT_PAGECACHE) -> dict:
+    """Start (or reuse) the server whose home is data_dir; wait until ready.
+
+    Returns dict(uri, user, password, pid, data_dir).  Raises
+    Neo4jServerError (after printing the log tail) when it does not come up.
+    """
+    p = _paths(data_dir)
+    p["home"].mkdir(parents=True, exist_ok=True)
+    password = _resolve_password(p, password)
+    uri = f"bolt://{HOST}:{port}"
+    info = {"uri": uri, "user": USER, "password": password,
+            "data_dir": str(p["home"])}
+
+    running = _read_pid(p)
+    if running is not None:
+        state = _read_state(p)
+        if state.get("port") != port:
+            raise Neo4jServerError(
+                f"server for {p['home']} already runs (pid {running}) on port "
+                f"{state.get('port')}; stop it first")
+        _log(f"already running (pid {running}); checking it answers")
+        _wait_ready(p, running, uri, port, password, timeout, 0)
+        _write_credentials(p, info)
+        return dict(info, pid=running)
+
+    if _port_open(port):
+        raise Neo4jServerError(f"{HOST}:{port} is already in use")
+
+    version = version or default_version()
+    lib = fetch(version)
+    java = find_java()
+
+    for sub in ("conf", "logs", "data", "run", "plugins", "import"):
+        (p["home"] / sub).mkdir(exist_ok=True)
+    (p["conf"] / "neo4j.conf").write_text(_config(p["home"], port, pagecache))
+
+    if not p["system_db"].exists():
+        _log("setting the initial password of user neo4j")
+        _set_initial_password(java, lib, p, password)
+    _write_credentials(p, info)
+
+    cmd = [java, f"-Xms{heap}", f"-Xmx{heap}", *JVM_FLAGS,
+           "-cp", f"{lib}/*", MAIN_CLASS,
+           f"--home-dir={p['home']}", f"--config-dir={p['conf']}",
+           "--console-mode"]
+    env = dict(os.environ, NEO4J_HOME=str(p["home"]), NEO4J_CONF=str(p["conf"]))
+    with open(p["console"], "ab") as log:
+        log.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} start: "
+                  f"{shlex.join(cmd)}\n".encode())
+        log.flush()
+        offset = log.tell()
+        _log(f"starting Neo4j {version} on {uri} (home {p['home']})")
+        proc = subprocess.Popen(cmd, cwd=p["home"], env=env,
+                                stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT,
+                                start_new_session=True, close_fds=True)
+    _CHILDREN[proc.pid] = proc
+    p["pid"].write_text(f"{proc.pid}\n")
+    p["state"].write_text(json.dumps(
+        {"pid": proc.pid, "port": port, "version": version, "java": java,
+         "heap": heap, "pagecache": pagecache, "started_at": time.time()},
+        indent=1))
+
+    t0 = time.monotonic()
+    try:
+        _wait_ready(p, proc.pid, uri, port, password, timeout, offset)
+    except Neo4jServerError:
+        if _alive(proc.pid):
+            stop(p["home"], timeout=20)
+        raise
+    _log(f"ready after {time.monotonic() - t0:.1f}s (pid {proc.pid})")
+    return dict(info, pid=proc.pid)
+
+
+def _wait_ready(p: dict[str, Path], pid: int, uri: str, port: int,
+                password: str, timeout: float, log_offset: int) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if not _alive(pid):
+            tail = _tail(p["console"], log_offset)
+            _log(f"server exited during start; console.log tail:\n{tail}")
+            raise Neo4jServerError(f"Neo4j exited during start (see {p['console']})")
+        try:
+            if _ready(uri, port, password):
+                return
+        except Neo4jServerError:
+            _log(f"console.log tail:\n{_tail(p['console'], log_offset)}")
+            raise
+        if time.monotonic() > deadline:
+            tail = _tail(p["console"], log_offset)
+            _log(f"not ready after {timeout:.0f}s; console.log tail:\n{tail}")
+            raise Neo4jServerError(f"Neo4j not ready after {timeout:.0f}s")
+        time.sleep(0.5)
+
+
+def _read_state(p: dict[str, Path]) -> dict:
+    try:
+        return json.loads(p["state"].read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def stop(data_dir: str | os.PathLike, timeout: float = DEFAULT_STOP_TIMEOUT) -> bool:
+    """Stop the server of data_dir: SIGTERM, wait, then SIGKILL.
+
+    Returns True if a server was running.  Safe to call when none is.
+    """
+    p = _paths(data_dir)
+    pid = _read_pid(p)
+    if pid is None:
+        p["pid"].unlink(missing_ok=True)
+        return False
+    _log(f"stopping pid {pid}")
+    t0 = time.monotonic()
+    os.kill(pid, signal.SIGTERM)
+    if not _wait_exit(pid, timeout):
+        _log(f"still running after {timeout:.0f}s; sending SIGKILL")
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if not _wait_exit(pid, 15):
+            raise Neo4jServerError(f"pid {pid} survived SIGKILL")
+    _CHILDREN.pop(pid, None)
+    p["pid"].unlink(missing_ok=True)
+    _log(f"stopped in {time.monotonic() - t0:.1f}s")
+    return True
+
+
+def _wait_exit(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def status(data_dir: str | os.PathLike) -> dict:
+    """dict(running, pid, port, bolt, uri) for the server of data_dir."""
+    p = _paths(data_dir)
+    pid = _read_pid(p)
+    port = _read_state(p).get("port")
+    bolt = bool(pid and port and _bolt_handshake(port))
+    return {"running": pid is not None, "pid": pid, "port": port,
+            "bolt": bolt, "uri": f"bolt://{HOST}:{port}" if port else None}
+
+
+# --------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description="Fetch/start/stop a local Neo4j 5 community server "
+                    "(loopback only, no Docker).")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    f = sub.add_parser("fetch", help="download the server jars with Maven")
+    f.add_argument("--version", default=None)
+
+    s = sub.add_parser("start", help="start the server and wait for Bolt")
+    s.add_argument("--data-dir", required=True)
+    s.add_argument("--port", type=int, default=DEFAULT_PORT)
+    s.add_argument("--password", default=None)
+    s.add_argument("--version", default=None)
+    s.add_argument("--timeout", type=float, default=DEFAULT_START_TIMEOUT)
+    s.add_argument("--heap", default=DEFAULT_HEAP)
+    s.add_argument("--pagecache", default=DEFAULT_PAGECACHE)
+
+    t = sub.add_parser("stop", help="stop the server (SIGTERM, then SIGKILL)")
+    t.add_argument("--data-dir", required=True)
+    t.add_argument("--timeout", type=float, default=DEFAULT_STOP_TIMEOUT)
+
+    st = sub.add_parser("status", help="exit 0 if running and answering "
+                                       "Bolt, 1 if running but not, 3 if stopped")
+    st.add_argument("--data-dir", required=True)
+
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "fetch":
+            print(fetch(args.version))
+        elif args.cmd == "start":
+            info = start(args.data_dir, args.port, args.password,
+                         version=args.version, timeout=args.timeout,
+                         heap=args.heap, pagecache=args.pagecache)
+            print(f"NEO4J_URI={info['uri']}")
+            print(f"NEO4J_USER={info['user']}")
+            print(f"NEO4J_PASSWORD={info['password']}")
+        elif args.cmd == "stop":
+            if not stop(args.data_dir, args.timeout):
+                _log("not running")
+        elif args.cmd == "status":
+            st_ = status(args.data_dir)
+            print(json.dumps(st_))
+            if not st_["running"]:
+                return 3
+            return 0 if st_["bolt"] else 1
+    except Neo4jServerError as exc:
+        _log(f"error: {exc}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
