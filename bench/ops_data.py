@@ -94,7 +94,7 @@ def _update(c: Ctx, kind: str, p: str) -> tuple[list[tuple[str, bool]], tuple[st
     """Old statement(s), new statement and question for one update case."""
     if kind == "move":
         a, b = c.two(CITIES)
-        old = c.phr([(f"{p} lives in {a}.", False), ("I live in {a} these days.".format(a=a), True),
+        old = c.phr([(f"{p} lives in {a}.", False), (f"I live in {a} these days.", True),
                      (f"{p}'s apartment is in {a}.", False), (f"My home is in {a}.", True)])
         new = c.phr([(f"{p} moved to {b} last month.", False), (f"We just moved to {b}!", True),
                      (f"{p} now lives in {b}.", False), (f"I relocated to {b} for good.", True),
@@ -238,7 +238,7 @@ def _paraphrase(c: Ctx, p: str, slot: str) -> tuple[str, bool]:
 
 
 def _question(p: str, slot: str) -> str:
-    kind, v = slot.split(":", 1)
+    kind = slot.split(":", 1)[0]
     return {
         "home": f"Where does {p} live?", "work": f"Where does {p} work?",
         "food": f"What is {p}'s favourite food?", "pet": f"What pets does {p} have?",
