@@ -124,6 +124,7 @@ class AgentsConfig(BaseModel):
     evolve: bool = True
     max_keywords: int = 8
     max_tags: int = 6
+    truth: bool = True  # decide supersedes / contradicts / duplicates at write time (engine/truth.py)
 
 
 class SearchConfig(BaseModel):
@@ -140,6 +141,7 @@ class SearchConfig(BaseModel):
     expand: bool = True
     expand_seeds: int = 10
     graph_weight: float = 0.3
+    superseded_weight: float = 0.3  # score factor of a superseded (closed) note: current facts rank first
 
 
 EmbeddingConfig = Annotated[

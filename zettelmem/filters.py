@@ -30,6 +30,9 @@ class Filter(BaseModel):
         time_field: which time the range applies to.
         valid_at: only notes valid at this instant (valid_from <= t < valid_to).
         built_by: only notes built by this kind of agent.
+        current: True = only open notes (no ``valid_to``: not superseded, not
+            forgotten); False = only closed ones (history). None = both; search
+            then ranks closed notes below current ones.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -42,6 +45,7 @@ class Filter(BaseModel):
     time_field: Literal["event_time", "created_at"] = "event_time"
     valid_at: datetime | None = None
     built_by: Literal["offline", "llm", "user"] | None = None
+    current: bool | None = None
 
     @field_validator("since", "until", "valid_at")
     @classmethod
@@ -82,13 +86,15 @@ def predicate(flt: Filter | None) -> Callable[[Note], bool]:
                 return False
             if note.valid_to is not None and note.valid_to <= flt.valid_at:
                 return False
+        if flt.current is not None and (note.valid_to is None) != flt.current:
+            return False
         return not (flt.built_by is not None and note.built_by.kind != flt.built_by)
 
     return check
 
 
 def chroma_where(scope: Scope, flt: Filter | None) -> dict[str, Any]:
-    """Compile to a Chroma ``where`` (validity and ``built_by`` are checked afterwards).
+    """Compile to a Chroma ``where`` (validity, ``current`` and ``built_by`` are checked afterwards).
 
     The vector index stores ``scope``, ``memory_type``, ``tags`` (array) and
     ``t_event``/``t_created`` (epoch seconds, event time falling back to creation).
@@ -146,6 +152,8 @@ def cypher_where(flt: Filter | None, var: str = "n", prefix: str = "f_") -> tupl
             f"({var}.valid_to IS NULL OR {var}.valid_to > ${prefix}valid_at)"
         )
         params[f"{prefix}valid_at"] = flt.valid_at.timestamp()
+    if flt.current is not None:
+        parts.append(f"{var}.valid_to IS {'' if flt.current else 'NOT '}NULL")
     if flt.built_by is not None:
         parts.append(f"{var}.built_by_kind = ${prefix}built_by")
         params[f"{prefix}built_by"] = flt.built_by

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "EVOLVABLE_FIELDS",
+    "TRUTH_FIELDS",
     "BuiltBy",
     "Change",
     "Link",
@@ -25,12 +26,15 @@ __all__ = [
     "Provenance",
     "Relation",
     "Scope",
+    "coerce_fields",
     "new_id",
     "utcnow",
 ]
 
 #: Note attributes an evolution pass may rewrite.
 EVOLVABLE_FIELDS: tuple[str, ...] = ("keywords", "tags", "context", "memory_type")
+#: Note fields only truth maintenance and ``forget`` rewrite (through Changes of their own kinds).
+TRUTH_FIELDS: tuple[str, ...] = ("valid_to", "mentions", "last_seen", "sources", "forgotten")
 
 
 def utcnow() -> datetime:
@@ -159,9 +163,13 @@ class Note(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     access_count: int = 0
     last_accessed: datetime | None = None
+    mentions: int = 1  # times this memory was stated: exact repeats and merged near-duplicates add one
+    last_seen: datetime | None = None  # when it was last stated again
+    sources: list[Provenance] = Field(default_factory=list)  # provenance of each later mention
+    forgotten: bool = False  # soft-forgotten: closed and hidden from search, kept for history
 
     @field_validator(
-        "created_at", "updated_at", "event_time", "valid_from", "valid_to", "last_accessed"
+        "created_at", "updated_at", "event_time", "valid_from", "valid_to", "last_accessed", "last_seen"
     )
     @classmethod
     def _aware_times(cls, value: datetime | None) -> datetime | None:
@@ -189,6 +197,20 @@ class Note(BaseModel):
     def _repr_html_(self) -> str:  # Jupyter display; zettelmem.display renders it
         from zettelmem.display import note_html
         return note_html(self)
+
+
+def coerce_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """A Change's plain (JSON) field values as Note attribute values."""
+    out: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name == "memory_type":
+            value = MemoryType(str(value))
+        elif name in ("valid_to", "last_seen") and isinstance(value, str):
+            value = _aware(datetime.fromisoformat(value))
+        elif name == "sources":
+            value = [Provenance.model_validate(v) for v in value or []]
+        out[name] = value
+    return out
 
 
 class Link(BaseModel):
@@ -233,7 +255,7 @@ class Change(BaseModel):
     rationale: str = ""
     trigger: str | None = None  # the note whose arrival caused it
     agent: BuiltBy = Field(default_factory=BuiltBy)
-    kind: Literal["evolve", "update", "revert", "rejected"] = "evolve"
+    kind: Literal["evolve", "update", "revert", "rejected", "supersede", "mention", "merge", "forget"] = "evolve"
     reverts: str | None = None  # change id, for kind == "revert"
     created_at: datetime = Field(default_factory=utcnow)
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from zettelmem.agents.verdicts import TruthJudge, TruthVerdict
 from zettelmem.models import BuiltBy, MemoryType, Note, Provenance, Relation, Scope
 
 __all__ = [
@@ -32,6 +33,8 @@ __all__ = [
     "MemoryInput",
     "NoteBuilder",
     "NoteDraft",
+    "TruthJudge",
+    "TruthVerdict",
 ]
 
 
@@ -107,6 +110,7 @@ class Decision(BaseModel):
     draft: NoteDraft
     links: list[LinkProposal] = Field(default_factory=list)
     evolutions: list[EvolutionProposal] = Field(default_factory=list)
+    verdicts: list[TruthVerdict] | None = None  # None: this agent did not judge; the suite's TruthJudge does
 
 
 @runtime_checkable
@@ -150,4 +154,5 @@ class AgentSuite:
     evolver: Evolver
     joint: JointAgent | None = None
     name: str = "offline"
+    truth: TruthJudge | None = None  # supersedes / contradicts / duplicates when the decision has no verdicts
     extra: dict[str, Any] = field(default_factory=dict)

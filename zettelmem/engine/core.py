@@ -23,9 +23,11 @@ from zettelmem.config import Settings
 from zettelmem.embeddings import Embedder
 from zettelmem.engine.evolution import USER
 from zettelmem.engine.factory import open_backends, pick_agents
+from zettelmem.engine.forget import ForgetReport
 from zettelmem.engine.lexical import LexicalIndex
 from zettelmem.engine.pipeline import PipelineMixin, text_hash
 from zettelmem.engine.results import AddResult, CheckReport, SearchHit
+from zettelmem.engine.truth import truth_stats
 from zettelmem.errors import ConflictError, InvalidInput, LinkNotFound, NoteNotFound, ScopeMismatch
 from zettelmem.filters import Filter
 from zettelmem.models import BuiltBy, Change, Link, Note, Relation, Scope
@@ -221,6 +223,10 @@ class AsyncMemory(PipelineMixin):
             if change.kind == "rejected":
                 raise InvalidInput(f"change {change_id} was rejected, there is nothing to revert")
             note = await self.get(change.note_id, scope)
+            if change.kind in ("supersede", "mention", "merge", "forget"):
+                from zettelmem.engine.truth import revert_truth
+
+                return await revert_truth(self, change, note)
             return await self._write_change(note, dict(change.before), f"revert of {change_id}", "revert",
                                             USER, reverts=change_id)
 
@@ -237,6 +243,17 @@ class AsyncMemory(PipelineMixin):
             await asyncio.to_thread(self.vectors.delete, found)
             self.lexical.invalidate(scope)
             return int(n)
+
+    async def forget(self, note_ids: str | Sequence[str] | None = None, scope: Scope | None = None, *,
+                     where: Filter | None = None, hard: bool = False) -> ForgetReport:
+        """Forget notes by id or filter: soft (closed, hidden from search, kept for history) or hard (erased).
+
+        See :mod:`zettelmem.engine.forget`. Unknown ids raise ``NoteNotFound`` and nothing is forgotten.
+        """
+        from zettelmem.engine.forget import forget
+
+        async with self._write_lock:
+            return await forget(self, note_ids, where, self._scope(scope), hard)
 
     async def link(self, source: str, target: str, scope: Scope | None = None, *,
                    relation: Relation | str = Relation.RELATES_TO, weight: float = 0.5,
@@ -276,6 +293,7 @@ class AsyncMemory(PipelineMixin):
             "embedding_model": self.embedder.model_id,
             "agents": self.agents.name,
             "llm": self._usage(),
+            "truth": await truth_stats(self, scope),
         }
 
     async def check(self, repair: bool = False, scope: Scope | None = None) -> CheckReport:

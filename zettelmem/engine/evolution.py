@@ -12,7 +12,7 @@ from zettelmem.agents.base import Candidate, Decision, EvolutionProposal
 from zettelmem.engine.guards import check_grounding, clean_labels
 from zettelmem.engine.results import AddResult
 from zettelmem.errors import InvalidInput
-from zettelmem.models import EVOLVABLE_FIELDS, BuiltBy, Change, Link, MemoryType, Note
+from zettelmem.models import EVOLVABLE_FIELDS, BuiltBy, Change, Link, MemoryType, Note, coerce_fields
 from zettelmem.text import clean_content
 
 __all__ = ["USER", "EvolutionMixin"]
@@ -105,6 +105,6 @@ class EvolutionMixin:
 
     @staticmethod
     def _with_change(note: Note, change: Change, when: datetime | None = None) -> Note:
-        return note.model_copy(update={**{f: (MemoryType(v) if f == "memory_type" else v) for f, v in change.after.items()},
+        return note.model_copy(update={**coerce_fields(change.after),
                                        "version": change.version_after, "updated_at": when or change.created_at})
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from zettelmem.agents.base import Candidate
 from zettelmem.engine.results import AddResult, CheckReport
 from zettelmem.errors import NoteNotFound
-from zettelmem.models import Change, MemoryType, Note, Scope, _aware
+from zettelmem.models import Change, Note, Scope, _aware, coerce_fields
 from zettelmem.stores.base import PutChanges, PutNotes
 
 if TYPE_CHECKING:
@@ -31,8 +31,7 @@ def note_as_of(note: Note, changes: Sequence[Change], when: datetime) -> Note:
             continue
         fields.update(change.before)
         version = change.version_before
-    update = {f: (MemoryType(str(v)) if f == "memory_type" else v) for f, v in fields.items()}
-    return note.model_copy(update={**update, "version": version})
+    return note.model_copy(update={**coerce_fields(fields), "version": version})
 
 
 async def evolve_pass(mem: AsyncMemory, scope: Scope, note_ids: Sequence[str] | None) -> list[AddResult]:

@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zettelmem.agents.base import Candidate, Decision, EvolutionProposal, MemoryInput, NoteDraft
+from zettelmem.agents.offline.truth import OfflineTruthJudge
 from zettelmem.engine.evolution import USER, EvolutionMixin
 from zettelmem.engine.guards import clean_labels
 from zettelmem.engine.results import AddResult, Usage
+from zettelmem.engine.truth import ChunkTruth
 from zettelmem.models import Note, Scope, new_id
 from zettelmem.stores.base import PutChanges, PutLinks, PutMeta, PutNotes
 from zettelmem.vectors.base import vector_metadata
@@ -83,6 +85,7 @@ class PipelineMixin(EvolutionMixin):
         tails: dict[str, str] = {}  # session tail keys -> note id, updated as the chunk goes
         cands: list[list[Candidate]] = []
         results: list[AddResult] = []
+        truth = ChunkTruth(enabled=self.settings.agents.truth, judge=suite.truth or OfflineTruthJudge())
         if suite.joint is not None:
             # one call decides the whole chunk: earlier items are offered as provisional notes
             vecs = await self._embed([m.content for m in chunk])
@@ -99,8 +102,15 @@ class PipelineMixin(EvolutionMixin):
             if redo:
                 vecs[redo] = await self._embed([notes[i].embedding_text() for i in redo])
             for i, note in enumerate(notes):
+                found = truth.usable(cands[i])
+                verdicts = truth.verdicts(note, found, decisions[i], working)
+                merged = truth.collapse(note, found, verdicts, working)
+                if merged is not None:
+                    results.append(merged)
+                    continue
                 working[note.id] = note
-                results.append(self._apply(note, cands[i], decisions[i], working, evolve))
+                results.append(self._apply(note, found, decisions[i], working, evolve))
+                truth.apply(note, found, verdicts, working, results[-1])
         else:
             # embed the contents in a worker thread while the builder works: an offline note
             # embeds its content alone, so only notes whose text differs are embedded again
@@ -117,8 +127,14 @@ class PipelineMixin(EvolutionMixin):
                 found = self._with_earlier(stored[i], notes, vecs, i, k, working)
                 await self._offer_predecessor(chunk[i], found, tails, working, vecs[i])
                 self._track_tail(chunk[i], note, tails)
-                working[note.id] = note
+                found = truth.usable(found)
                 cands.append(found)
+                verdicts = truth.verdicts(note, found, None, working)
+                merged = truth.collapse(note, found, verdicts, working)
+                if merged is not None:
+                    results.append(merged)
+                    continue
+                working[note.id] = note
                 links = await suite.linker.link(note, found)
                 evols: list[EvolutionProposal] = []
                 if evolve and links:
@@ -127,6 +143,12 @@ class PipelineMixin(EvolutionMixin):
                     evols = await suite.evolver.evolve(note, linked, links)
                 decision = Decision(draft=drafts[i], links=links, evolutions=evols)
                 results.append(self._apply(note, found, decision, working, evolve))  # later notes see it
+                truth.apply(note, found, verdicts, working, results[-1])
+        if truth.merged:  # repeats and merged duplicates are mentions of older notes, not new notes
+            kept = [i for i, n in enumerate(notes) if n.id not in truth.merged]
+            notes, vecs = [notes[i] for i in kept], vecs[kept]
+            tails = {key: truth.merged.get(v, v) for key, v in tails.items()}
+        tails.update(truth.meta(self.graph))  # (meta written in the chunk's one transaction)
         await self._commit(notes, vecs, results, working, tails)
         delta = Usage.delta(usage_before, self._usage())
         for j, r in enumerate(results):  # one chunk's spend, reported once
@@ -206,7 +228,7 @@ class PipelineMixin(EvolutionMixin):
         await self._reembed([n for n in evolved if n.id in text_touched])
         await self._refresh_metadata([n for n in evolved if n.id not in text_touched])
         ops: list[Any] = [PutNotes(tuple(final_new + evolved))]
-        for scope in {n.scope for n in final_new}:
+        for scope in {n.scope for n in final_new} | {r.note.scope for r in results}:
             links = tuple(lk for r in results if r.note.scope == scope for lk in r.links)
             changes = tuple(c for r in results if r.note.scope == scope for c in (*r.changes, *r.rejected))
             ops += [PutLinks(scope, links), PutChanges(scope, changes)]
@@ -214,7 +236,7 @@ class PipelineMixin(EvolutionMixin):
         await self.graph.abatch(ops)
         for r in results:
             r.note = working[r.note.id]
-        for scope in {n.scope for n in final_new}:
+        for scope in {n.scope for n in final_new} | {r.note.scope for r in results}:
             self.lexical.invalidate(scope)
 
     async def _upsert_vectors(self, notes: Sequence[Note], vecs: np.ndarray) -> None:

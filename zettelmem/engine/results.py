@@ -39,7 +39,7 @@ class AddResult(BaseModel):
 class Reason(BaseModel):
     """One reason a search hit came back."""
 
-    kind: Literal["dense", "lexical", "thread", "entity", "graph"]
+    kind: Literal["dense", "lexical", "thread", "entity", "graph", "superseded"]
     rank: int | None = None  # 1-based rank in that retriever's list
     score: float | None = None  # cosine (dense), BM25 (lexical), propagated score (graph)
     via: str | None = None  # graph: the hit this one was reached from; entity: the names matched
@@ -52,6 +52,8 @@ class Reason(BaseModel):
             return f"linked from {str(self.via)[:8]} ({rel}, weight {self.weight:.2f})"
         if self.kind == "entity":
             return f"names {self.via}"
+        if self.kind == "superseded":
+            return f"superseded or forgotten (score x{self.score})"
         if self.kind == "thread":
             return f"lexical with its thread #{self.rank} ({self.score:.3f})"
         return f"{self.kind} #{self.rank} ({self.score:.3f})"

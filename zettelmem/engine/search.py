@@ -45,7 +45,11 @@ async def hybrid_search(
     mem: AsyncMemory, query: str, scope: Scope, k: int, where: Filter | None, expand: bool | None
 ) -> list[SearchHit]:
     cfg = mem.settings.search
-    keep = predicate(where)
+    wanted = predicate(where)
+
+    def keep(note: Note) -> bool:  # soft-forgotten notes never come back from search
+        return not note.forgotten and wanted(note)
+
     qvec = (await mem._embed([query]))[0]
     lex_k = max(cfg.lexical_k, k) * (3 if where else 1)
     dense, lexical, thread = await asyncio.gather(
@@ -77,8 +81,19 @@ async def hybrid_search(
                 why[i].append(Reason(kind="entity", score=cfg.entity_boost, via=", ".join(sorted(who))))
     if cfg.expand if expand is None else expand:
         await _expand(mem, scope, fused, why, notes, keep, cfg.expand_seeds, cfg.graph_weight, cfg.rrf_k)
+    if where is None or where.current is None:
+        demote_closed(fused, why, notes, cfg.superseded_weight)
     order = sorted(fused, key=lambda i: -fused[i])[:k]
     return [SearchHit(note=notes[i], score=fused[i], why=why[i]) for i in order]
+
+
+def demote_closed(fused: dict[str, float], why: dict[str, list[Reason]], notes: dict[str, Note],
+                  factor: float) -> None:
+    """Rank superseded (closed) notes below current ones: their score times ``factor``."""
+    for i in fused:
+        if notes[i].valid_to is not None and factor != 1.0:
+            fused[i] *= factor
+            why.setdefault(i, []).append(Reason(kind="superseded", score=factor))
 
 
 def _named(query: str) -> set[str]:

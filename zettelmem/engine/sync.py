@@ -65,6 +65,7 @@ class Memory:
     update = _mirror("update")
     revert = _mirror("revert")
     delete = _mirror("delete")
+    forget = _mirror("forget")
     link = _mirror("link")
     unlink = _mirror("unlink")
     evolve = _mirror("evolve")

@@ -172,6 +172,9 @@ class GraphStore(ABC):
     def close(self) -> None:
         """Release files, locks and connections."""
 
+    def compact(self) -> None:
+        """Drop freed pages and logs that may still hold deleted text (after a hard forget)."""
+
     # -- convenience, written once ------------------------------------------------
     def get_note(self, scope: Scope, note_id: str) -> Note:
         note = cast("Note | None", self.batch([GetNotes(scope, (note_id,))])[0][0])

@@ -80,6 +80,7 @@ class NetworkXGraphStore(GraphStore):
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA secure_delete=ON")  # deleted rows are zeroed, not left in free pages
             self._db.execute("PRAGMA synchronous=FULL" if synchronous == "FULL" else "PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
             self._load()
@@ -110,6 +111,12 @@ class NetworkXGraphStore(GraphStore):
     def _release(self) -> None:
         if self._lock is not None and self._lock.is_locked:
             self._lock.release()
+
+    def compact(self) -> None:
+        """Rewrite the file without free pages and empty the WAL, so deleted rows leave no bytes behind."""
+        with self._mutex:
+            self._db.execute("VACUUM")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         with self._mutex:

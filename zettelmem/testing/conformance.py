@@ -121,6 +121,7 @@ _filters = st.builds(
     time_field=st.sampled_from(["event_time", "created_at"]),
     valid_at=st.none() | _times,
     built_by=st.none() | _kinds,
+    current=st.none() | st.booleans(),
 )
 
 
@@ -422,6 +423,7 @@ class GraphStoreConformance:
         assert ids(valid_at=T0 + timedelta(hours=1)) == ["ep", "se"]  # valid_to is exclusive
         assert ids(valid_at=T0 - timedelta(seconds=1)) == ["ep", "pr"]
         assert ids(built_by="llm") == ["se"] and ids(built_by="offline") == ["ep"]
+        assert ids(current=True) == ["ep"] and ids(current=False) == ["se", "pr"]  # open vs closed (history)
         assert ids(tags_any=("beta",), since=T0 - timedelta(days=3), built_by="offline") == ["ep"]
         paged = store.list_notes(scope, Filter(tags_any=("beta", "alpha")), limit=1, offset=1)
         assert [n.content for n in paged] == ["se"]
@@ -442,7 +444,7 @@ class GraphStoreConformance:
         if notes:
             chroma.upsert(ids=[n.id for n in notes], embeddings=[[1.0, 0.0]] * len(notes),
                           metadatas=[vector_metadata(n, "h") for n in notes])
-        pre = flt.model_copy(update={"valid_at": None, "built_by": None})  # Chroma leaves these to the caller
+        pre = flt.model_copy(update={"valid_at": None, "built_by": None, "current": None})  # left to the caller
         where = chroma_where(scope, pre)
         got = set(chroma.get(where=where, include=[])["ids"])
         want = {n.id for n in notes if predicate(pre)(n)}

@@ -4,9 +4,10 @@ from zettelmem.agents.base import AgentSuite
 from zettelmem.agents.offline.builder import OfflineNoteBuilder
 from zettelmem.agents.offline.evolver import OfflineEvolver
 from zettelmem.agents.offline.linker import OfflineLinker
+from zettelmem.agents.offline.truth import OfflineTruthJudge
 from zettelmem.config import AgentsConfig
 
-__all__ = ["OfflineEvolver", "OfflineLinker", "OfflineNoteBuilder", "offline_suite"]
+__all__ = ["OfflineEvolver", "OfflineLinker", "OfflineNoteBuilder", "OfflineTruthJudge", "offline_suite"]
 
 
 def offline_suite(config: AgentsConfig | None = None) -> AgentSuite:
@@ -17,4 +18,5 @@ def offline_suite(config: AgentsConfig | None = None) -> AgentSuite:
         linker=OfflineLinker(config),
         evolver=OfflineEvolver(config),
         name="offline",
+        truth=OfflineTruthJudge(),
     )

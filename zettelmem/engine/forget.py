@@ -1,0 +1,150 @@
+"""Forgetting: soft (closed and hidden, kept for history) or hard (erased everywhere).
+
+* **soft** -- a ``forget`` Change sets ``valid_to`` (now) and ``forgotten``;
+  search never returns the note, ``get``/``history``/``as_of`` still do, and
+  :meth:`~zettelmem.AsyncMemory.revert` brings it back.
+* **hard** (the right to erasure) -- one graph transaction deletes the notes
+  (their links and own Changes go with them) and rewrites every Change of a
+  linked note that names them as trigger or quotes their text; then their
+  vectors are deleted, and the stores compact away freed pages and logs so the
+  text is in none of the home folder's files. Exports read the stores, so they
+  cannot show it either.
+
+Unknown ids raise :class:`NoteNotFound` before anything is written; a filter
+that matches nothing forgets nothing and says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from zettelmem.errors import InvalidInput, NoteNotFound
+from zettelmem.filters import Filter
+from zettelmem.models import Change, Note, Scope, utcnow
+from zettelmem.stores.base import DeleteNotes, PutChanges, PutNotes
+
+if TYPE_CHECKING:
+    from zettelmem.engine.core import AsyncMemory
+
+__all__ = ["ERASED", "ForgetReport", "forget"]
+
+ERASED = "[erased]"
+
+
+class ForgetReport(BaseModel):
+    """What a ``forget`` call did."""
+
+    forgotten: list[str] = Field(default_factory=list)  # note ids
+    hard: bool = False
+    scrubbed_changes: int = 0  # Changes of other notes rewritten because they quoted a forgotten note
+    message: str = ""
+
+
+def _scrub(change: Change, ids: set[str], texts: Sequence[str]) -> Change | None:
+    """The Change without any trace of the forgotten notes, or None when it has none."""
+    raw = change.model_dump_json()
+    if change.trigger not in ids and not any(t in raw or json.dumps(t)[1:-1] in raw for t in texts):
+        return None
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return ERASED if any(t in value for t in texts) or value in ids else value
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        return value
+
+    return change.model_copy(update={
+        "trigger": None if change.trigger in ids else change.trigger,
+        "rationale": ERASED if change.trigger in ids else clean(change.rationale),
+        "before": clean(change.before), "after": clean(change.after),
+    })
+
+
+async def _targets(mem: AsyncMemory, ids: Sequence[str] | None, where: Filter | None, scope: Scope) -> list[Note]:
+    if ids is not None:
+        wanted = list(dict.fromkeys(ids))
+        found = await mem.graph.aget_notes(scope, wanted)
+        missing = [i for i, n in zip(wanted, found, strict=True) if n is None]
+        if missing:
+            raise NoteNotFound(f"no note {missing[0]!r} in scope {scope} (nothing was forgotten)")
+        return [n for n in found if n is not None]
+    return await asyncio.to_thread(mem.graph.list_notes, scope, where)
+
+
+async def forget(mem: AsyncMemory, ids: str | Sequence[str] | None, where: Filter | None, scope: Scope,
+                 hard: bool) -> ForgetReport:
+    """Forget notes by id or by filter (exactly one of them), softly or for good."""
+    if (ids is None) == (where is None):
+        raise InvalidInput("forget needs note ids or a filter (one of them)")
+    if isinstance(ids, str):
+        ids = [ids]
+    if ids is not None and not ids:
+        raise InvalidInput("forget got an empty list of ids")
+    notes = await _targets(mem, ids, where, scope)
+    if not notes:
+        return ForgetReport(hard=hard, message=f"no note in scope {scope} matched the filter; nothing was forgotten")
+    if not hard:
+        return await _soft(mem, notes, scope)
+    return await _hard(mem, notes, scope)
+
+
+async def _soft(mem: AsyncMemory, notes: list[Note], scope: Scope) -> ForgetReport:
+    from zettelmem.engine.evolution import USER
+    from zettelmem.engine.truth import with_change
+
+    now = utcnow()
+    changes, updated = [], []
+    for n in notes:
+        if n.forgotten:
+            continue
+        change = Change(note_id=n.id, scope=scope, version_before=n.version, version_after=n.version + 1,
+                        before={"valid_to": n.model_dump(mode="json")["valid_to"], "forgotten": False},
+                        after={"valid_to": now.isoformat(), "forgotten": True},
+                        rationale="forgotten by the user (soft: kept for history)", agent=USER, kind="forget")
+        changes.append(change)
+        updated.append(with_change(n, change))
+    if updated:
+        await mem._refresh_metadata(updated)
+        await mem.graph.abatch([PutNotes(tuple(updated)), PutChanges(scope, tuple(changes))])
+        mem.lexical.invalidate(scope)
+    already = len(notes) - len(updated)
+    return ForgetReport(forgotten=[n.id for n in notes], hard=False,
+                        message=f"forgot {len(updated)} note(s) softly" + (f" ({already} already forgotten)" if already else ""))
+
+
+async def _hard(mem: AsyncMemory, notes: list[Note], scope: Scope) -> ForgetReport:
+    ids = {n.id for n in notes}
+    texts = [t for n in notes for t in (n.content, n.context) if t and len(t) >= 8]
+    links = await asyncio.to_thread(mem.graph.links_of, scope, sorted(ids))
+    neighbours = sorted({lk.other(i) for lk in links for i in (lk.source, lk.target) if i in ids} - ids)
+    scrubbed: list[Change] = []
+    for other in neighbours:
+        for change in await asyncio.to_thread(mem.graph.history, scope, other):
+            clean = _scrub(change, ids, texts)
+            if clean is not None:
+                scrubbed.append(clean)
+    ops: list[Any] = [PutChanges(scope, tuple(scrubbed))] if scrubbed else []
+    ops.append(DeleteNotes(scope, tuple(sorted(ids))))
+    await mem.graph.abatch(ops)  # one transaction: erased and scrubbed together, or neither
+    await asyncio.to_thread(mem.vectors.delete, sorted(ids))
+    mem.lexical.invalidate(scope)
+    await asyncio.to_thread(_compact, mem, sorted(ids))
+    return ForgetReport(forgotten=sorted(ids), hard=True, scrubbed_changes=len(scrubbed),
+                        message=f"erased {len(ids)} note(s); {len(scrubbed)} change(s) of linked notes scrubbed")
+
+
+def _compact(mem: AsyncMemory, ids: list[str]) -> None:
+    """Let each store drop freed pages and logs that may still hold erased text."""
+    from zettelmem.config import ChromaLocalConfig
+    from zettelmem.vectors.erase import scrub_local_chroma
+
+    mem.graph.compact()
+    if isinstance(mem.settings.vectors, ChromaLocalConfig) and type(mem.vectors).__name__ == "ChromaVectorIndex":
+        scrub_local_chroma(mem.settings.chroma_path(), ids)
