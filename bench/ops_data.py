@@ -359,7 +359,9 @@ def generate(split: str) -> list[dict[str, Any]]:
                 case.update(group="lookalike", memories=mems, query=q, current=0,
                             keep=list(range(len(mems))))
             else:
-                marker = "".join(rng.choice("BCDFGHJKLMNPQRSTVWXZ") for _ in range(4)) + str(rng.randrange(1000, 9999))
+                # a made-up word: the builder makes it a keyword and tag, so it reaches every store
+                marker = "".join(rng.choice(x) for x in ("BDFGKLMNPRSTVZ", "aeiou", "rlnm", "aeiou", "dgkptvz",
+                                                         "aeiou", "rnsx")) + rng.choice(["ine", "ora", "elle"])
                 what = c.phr(["locker code", "door code", "bike lock code", "wifi password"])
                 first = rng.random() < 0.5
                 text = f"My {what} is {marker}." if first else f"{p}'s {what} is {marker}."
