@@ -168,7 +168,9 @@ def _subject(text: str, speaker: str | None) -> str | None:
         if low in _FIRST:
             who = speaker or "__user__"
             return f"{who}/{nxt}" if low in {"my", "our"} and names_relative else who
-        if w[0].isupper() and low.removesuffix("'s") not in _NOT_NAMES and low not in STOPWORDS:
+        after_preposition = i > 0 and words[i - 1].lower() in {"in", "to", "at", "for", "from", "with", "of", "by"}
+        if w[0].isupper() and low.removesuffix("'s") not in _NOT_NAMES and low not in STOPWORDS \
+                and not after_preposition:
             name = w.removesuffix("'s")
             return f"{name}/{nxt}" if w.endswith("'s") and names_relative else name
     return speaker
