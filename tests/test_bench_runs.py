@@ -35,3 +35,11 @@ def test_backends_smoke(neo4j_config):
               "--neo4j-uri", neo4j_config.uri)
     assert "NetworkX" in out or "networkx" in out
     assert "neo4j" in out.lower() and "chroma" in out.lower()
+
+
+def test_operations_smoke():
+    out = run("-m", "bench.operations", "--split", "tune", "--limit", "13", "--k", "5")
+    for metric in ("update accuracy", "stale leakage", "false supersession (look-alikes)", "duplicate precision",
+                   "deletion completeness (hard)"):
+        assert f"| {metric} |" in out
+    assert "| metric | zettelmem | baseline |" in out

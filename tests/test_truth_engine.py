@@ -210,3 +210,29 @@ def test_hard_forget_on_neo4j_leaves_nothing_queryable(tmp_path: Path, neo4j_con
         assert _files_with(tmp_path / "h", marker) == []
     finally:
         purge_neo4j(neo4j_store, [scope], tag)
+
+
+def test_cli_forget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from zettelmem.cli.app import app
+
+    monkeypatch.delenv("ZETTELMEM_HOME", raising=False)
+    home, runner = tmp_path / "home", CliRunner()
+
+    def run(*args: str) -> Any:
+        return runner.invoke(app, ["--home", str(home), "--offline", *args])
+
+    assert run("add", "Ana's door code is Belvoranine.").exit_code == 0
+    assert run("add", "Marco likes jazz.").exit_code == 0
+    hits = json.loads(run("search", "door code", "--json").stdout)
+    target = hits[0]["note"]["id"]
+    assert run("forget", "-y").exit_code == 2  # neither ids nor a filter: refused
+    res = run("forget", "--tag", "no-such-tag", "-y", "--json")
+    assert res.exit_code == 0 and json.loads(res.stdout)["forgotten"] == []
+    res = run("forget", target[:10], "--hard", "-y", "--json")
+    assert res.exit_code == 0 and json.loads(res.stdout)["forgotten"] == [target]
+    assert _files_with(home, "Belvoranine") == []
+    assert run("forget", "feedbeef", "-y").exit_code != 0  # unknown id

@@ -329,6 +329,37 @@ def delete(
 
 @app.command()
 @guard
+def forget(
+    ctx: typer.Context,
+    note_ids: Annotated[list[str] | None, typer.Argument(help="Notes to forget (ids or prefixes).")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Or: every note with any of these tags.")] = None,
+    memory_type: Annotated[list[MemoryType] | None, typer.Option("--type", help="Or: every note of these types.")] = None,
+    hard: Annotated[bool, typer.Option("--hard", help="Erase for good (content, vectors, history quotes).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Forget notes: soft (hidden from search, kept for history) or --hard (erased from every store)."""
+    from zettelmem.filters import Filter
+
+    st = get_state(ctx)
+    flt = Filter(tags_any=tuple(tag) if tag else None, memory_types=tuple(memory_type) if memory_type else None)
+    if bool(note_ids) == (not flt.is_empty()):
+        raise fail("give note ids or a filter (--tag/--type), not both and not neither", EXIT_REFUSED)
+    with st.memory() as mem:
+        ids = [resolve_note(mem, st.scope, i).id for i in note_ids] if note_ids else None
+        what = f"{len(ids)} note(s)" if ids else "every note matching the filter"
+        how = "Erase" if hard else "Forget"
+        if not yes and not typer.confirm(f"{how} {what} in {st.scope}?", default=False):
+            raise fail("nothing forgotten", EXIT_FAILED)
+        report = mem.forget(ids, st.scope, where=None if ids else flt, hard=hard)
+    if st.json or as_json:
+        print_json(report.model_dump(mode="json"))
+        return
+    console.print(report.message, markup=False)
+
+
+@app.command()
+@guard
 def export(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write (a file).")],
