@@ -214,6 +214,7 @@ def hit_turn_ids(hit) -> set[str]:
     extra = getattr(prov, "extra", None) or {}
     if extra.get("sources"):
         raw.append(extra["sources"])
+    raw += [s.source or "" for s in getattr(hit.note, "sources", None) or []]  # turns merged into it as mentions
     return set(normalise_evidence(raw))
 
 

@@ -236,3 +236,33 @@ def test_cli_forget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert res.exit_code == 0 and json.loads(res.stdout)["forgotten"] == [target]
     assert _files_with(home, "Belvoranine") == []
     assert run("forget", "feedbeef", "-y").exit_code != 0  # unknown id
+
+
+class _StubJoint:
+    """A joint agent answering like an LLM: 'supersedes' links to notes about Lisbon."""
+
+    async def decide(self, items: Any, candidates: Any) -> list[Any]:
+        from zettelmem.agents.base import Decision, LinkProposal, NoteDraft
+        from zettelmem.models import BuiltBy
+
+        llm = BuiltBy(kind="llm", agent="stub-joint", model="stub")
+        return [Decision(draft=NoteDraft(built_by=llm), links=[
+            LinkProposal(target_id=c.note.id, relation=Relation.SUPERSEDES, weight=0.9, rationale="she moved away")
+            for c in cands if "Lisbon" in c.note.content and "Porto" in item.content])
+            for item, cands in zip(items, candidates, strict=True)]
+
+
+def test_an_llm_joint_reply_decides_supersession_in_the_same_call(tmp_path: Path) -> None:
+    from zettelmem.agents.offline import offline_suite
+
+    suite = offline_suite()
+    suite.joint = _StubJoint()
+    with Memory(Settings(home=tmp_path / "h", use_llm=False), agents=suite) as mem:
+        old = mem.add("Ana lives in Lisbon.").note
+        mem.add("Ana often thinks about Porto.")  # the stub's supersedes link is its verdict, not the judge's
+        closed = mem.get(old.id)
+        assert closed.valid_to is not None
+        change = mem.history(old.id)[-1]
+        assert change.kind == "supersede" and change.agent.kind == "llm" and change.rationale == "she moved away"
+        again = mem.add("Ana lives in Lisbon.")  # the LLM cannot say "repeat": the offline judge still merges
+        assert again.note.id != old.id  # (old is closed: a repeat of a closed fact is a new note)

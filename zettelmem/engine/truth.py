@@ -88,7 +88,18 @@ class ChunkTruth:
             return []
         if decision is not None and decision.verdicts is not None:
             return list(decision.verdicts)
-        return list(self.judge.judge(note, [(working.get(c.note.id, c.note), c.similarity) for c in found]))
+        judged = list(self.judge.judge(note, [(working.get(c.note.id, c.note), c.similarity) for c in found]))
+        if decision is None or decision.draft.built_by.kind != "llm":
+            return judged
+        # An LLM's joint reply already says "supersedes" / "contradicts" in its typed links (same call,
+        # with a rationale): those are its verdicts. It has no word for a repeat, so duplicates come
+        # from the offline judge, and only for notes the model did not judge otherwise.
+        said = [TruthVerdict(target_id=p.target_id, verdict="supersedes" if p.relation == Relation.SUPERSEDES
+                             else "contradicts", confidence=p.weight, rationale=p.rationale,
+                             agent=decision.draft.built_by)
+                for p in decision.links if p.relation in (Relation.SUPERSEDES, Relation.CONTRADICTS)]
+        judged_ids = {v.target_id for v in said}
+        return said + [v for v in judged if v.verdict == "duplicates" and v.target_id not in judged_ids]
 
     # -- before linking: repeats and near-duplicates ------------------------------------------------
     def collapse(self, note: Note, found: Sequence[Candidate], verdicts: Sequence[TruthVerdict],
