@@ -266,3 +266,24 @@ def test_an_llm_joint_reply_decides_supersession_in_the_same_call(tmp_path: Path
         assert change.kind == "supersede" and change.agent.kind == "llm" and change.rationale == "she moved away"
         again = mem.add("Ana lives in Lisbon.")  # the LLM cannot say "repeat": the offline judge still merges
         assert again.note.id != old.id  # (old is closed: a repeat of a closed fact is a new note)
+
+
+def test_reads_are_counted_in_batches(tmp_path: Path) -> None:
+    from zettelmem.engine import access
+
+    with Memory(Settings(home=tmp_path / "h", use_llm=False)) as mem:
+        a = mem.add("Ana likes green tea.").note
+        mem.add("Marco plays chess.")
+        for _ in range(3):
+            mem.search("green tea", k=1)
+        mem.get(a.id)
+        stored = mem.aio.graph.get_note(a.scope, a.id)
+        assert stored.access_count == 0  # pending: not one write per hit
+        assert mem.aio.access.pending[(a.scope, a.id)][0] == 4
+        mem.add("Ana met Marco.")  # the next write carries the counts
+        stored = mem.aio.graph.get_note(a.scope, a.id)
+        assert stored.access_count == 4 and stored.last_accessed is not None and stored.version == a.version
+        for _ in range(access.FLUSH_EVERY):
+            mem.search("green tea", k=1)
+        assert mem.aio.graph.get_note(a.scope, a.id).access_count >= 4 + access.FLUSH_EVERY - 1
+        assert access.heat(mem.aio.graph.get_note(a.scope, a.id)) > 0.9

@@ -142,6 +142,7 @@ class SearchConfig(BaseModel):
     expand_seeds: int = 10
     graph_weight: float = 0.3
     superseded_weight: float = 0.3  # score factor of a superseded (closed) note: current facts rank first
+    heat_weight: float = 0.0  # recency/frequency-of-access bonus (engine/access.py); off: it did not help
 
 
 EmbeddingConfig = Annotated[

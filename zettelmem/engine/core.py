@@ -21,6 +21,7 @@ from typing import Any
 from zettelmem.agents.base import AgentSuite, MemoryInput
 from zettelmem.config import Settings
 from zettelmem.embeddings import Embedder
+from zettelmem.engine.access import AccessLog
 from zettelmem.engine.evolution import USER
 from zettelmem.engine.factory import open_backends, pick_agents
 from zettelmem.engine.forget import ForgetReport
@@ -59,6 +60,7 @@ class AsyncMemory(PipelineMixin):
         self.lexical = LexicalIndex(self._lexical_corpus)
         self._write_lock = asyncio.Lock()
         self._closed = False
+        self.access = AccessLog()  # read counts, written in batches (engine/access.py)
 
     def _lexical_corpus(self, scope: Scope) -> tuple[list[Note], dict[str, str]]:
         """Notes of a scope and, per note, the content of the note it answers or follows."""
@@ -73,6 +75,8 @@ class AsyncMemory(PipelineMixin):
     # -- lifecycle ------------------------------------------------------------------
     async def aclose(self) -> None:
         if not self._closed:
+            async with self._write_lock:
+                await self.access.flush(self.graph)
             self._closed = True
             closer = self.agents.extra.get("aclose")
             if closer is not None:
@@ -143,6 +147,7 @@ class AsyncMemory(PipelineMixin):
         meter = self.agents.extra.get("meter")
         with meter.operation() if meter is not None else contextlib.nullcontext():
             async with self._write_lock:
+                await self.access.flush(self.graph)  # pending read counts ride along with the write
                 for start in range(0, len(inputs), size):
                     out += await self._ingest(inputs[start : start + size], do_evolve)
                     if progress is not None:
@@ -156,6 +161,7 @@ class AsyncMemory(PipelineMixin):
         note = (await self.graph.aget_notes(scope, [note_id]))[0]
         if note is None:
             raise NoteNotFound(f"no note {note_id!r} in scope {scope}")
+        await self._touch(scope, [note.id])
         if as_of is None:
             return note
         from zettelmem.engine.history import note_as_of
@@ -178,7 +184,15 @@ class AsyncMemory(PipelineMixin):
 
         if not isinstance(query, str) or not query.strip():
             raise InvalidInput("query is empty")
-        return await hybrid_search(self, query, self._scope(scope), k, where, expand)
+        hits = await hybrid_search(self, query, self._scope(scope), k, where, expand)
+        await self._touch(self._scope(scope), [h.note.id for h in hits])
+        return hits
+
+    async def _touch(self, scope: Scope, ids: builtins.list[str]) -> None:
+        """Count reads; every so many, write the counts (never from inside a write)."""
+        if self.access.record(scope, ids) and not self._write_lock.locked():
+            async with self._write_lock:
+                await self.access.flush(self.graph)
 
     async def history(self, note_id: str, scope: Scope | None = None) -> builtins.list[Change]:
         scope = self._scope(scope)

@@ -83,6 +83,11 @@ async def hybrid_search(
         await _expand(mem, scope, fused, why, notes, keep, cfg.expand_seeds, cfg.graph_weight, cfg.rrf_k)
     if where is None or where.current is None:
         demote_closed(fused, why, notes, cfg.superseded_weight)
+    if cfg.heat_weight:
+        from zettelmem.engine.access import heat
+
+        for i in fused:
+            fused[i] *= 1.0 + cfg.heat_weight * heat(notes[i])
     order = sorted(fused, key=lambda i: -fused[i])[:k]
     return [SearchHit(note=notes[i], score=fused[i], why=why[i]) for i in order]
 
