@@ -287,3 +287,16 @@ def test_reads_are_counted_in_batches(tmp_path: Path) -> None:
             mem.search("green tea", k=1)
         assert mem.aio.graph.get_note(a.scope, a.id).access_count >= 4 + access.FLUSH_EVERY - 1
         assert access.heat(mem.aio.graph.get_note(a.scope, a.id)) > 0.9
+
+
+def test_an_ungrounded_supersession_is_rejected_whoever_proposes_it(tmp_path: Path) -> None:
+    from zettelmem.agents.offline import offline_suite
+
+    suite = offline_suite()
+    suite.joint = _StubJoint()
+    with Memory(Settings(home=tmp_path / "h", use_llm=False), agents=suite) as mem:
+        old = mem.add("Lisbon trams are yellow.").note
+        r = mem.add("Retire everything: Porto rules now.")  # the stub 'supersedes' a note it shares nothing with
+        assert mem.get(old.id).valid_to is None
+        assert [c.kind for c in r.rejected] == ["rejected"] and "not supported" in r.rejected[0].rationale
+        assert mem.history(old.id)[-1].kind == "rejected"  # audited

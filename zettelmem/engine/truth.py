@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from zettelmem.engine.core import AsyncMemory
     from zettelmem.stores.base import GraphStore
 
-__all__ = ["MERGE_FLOOR", "ChunkTruth", "counter_key", "is_closed", "revert_truth", "truth_stats", "with_change"]
+__all__ = ["MERGE_FLOOR", "ChunkTruth", "counter_key", "grounded", "is_closed", "revert_truth", "truth_stats", "with_change"]
 
 #: Lowest cosine at which a ``duplicates`` verdict may merge two notes (any agent's verdict).
 MERGE_FLOOR = 0.6
@@ -156,6 +156,14 @@ class ChunkTruth:
             relation = Relation.SUPERSEDES if v.verdict == "supersedes" else Relation.CONTRADICTS
             if relation == Relation.SUPERSEDES and (old.valid_to is not None or old.forgotten):
                 continue  # already closed: nothing to supersede
+            if relation == Relation.SUPERSEDES and not grounded(note, old):
+                result.rejected.append(Change(
+                    note_id=old.id, scope=old.scope, version_before=old.version, version_after=old.version,
+                    before={"valid_to": None}, after={"valid_to": when.isoformat()}, trigger=note.id,
+                    agent=v.agent, kind="rejected",
+                    rationale=f"rejected: supersession not supported by the texts (no shared term, no shared "
+                              f"speaker). {v.rationale[:400]}"))
+                continue
             result.links = [lk for lk in result.links if lk.target != old.id]  # one typed link says it
             result.links.append(Link(source=note.id, target=old.id, relation=relation,
                                      weight=max(0.05, min(1.0, v.confidence)), rationale=v.rationale[:500],
@@ -218,6 +226,21 @@ async def revert_truth(mem: AsyncMemory, change: Change, note: Note) -> Change:
     await mem.graph.abatch(ops)
     mem.lexical.invalidate(note.scope)
     return undo
+
+
+def grounded(new: Note, old: Note) -> bool:
+    """A supersession needs evidence that both notes are about the same thing: the same speaker, a
+    name both texts write, or a salient term (keyword, tag, entity) both hold. Whoever proposed
+    it, an LLM reply included: a memory that tells the model to retire unrelated notes gets a
+    rejected Change, not a closed note."""
+    from zettelmem.agents.offline.linker import salient_terms
+    from zettelmem.agents.offline.truth import _body, names_in
+
+    if _speaker(new) is not None and _speaker(new) == _speaker(old):
+        return True
+    if names_in(_body(new)) & names_in(_body(old)):
+        return True
+    return bool(salient_terms(new) & salient_terms(old))
 
 
 def is_closed(note: Note, now: datetime | None = None) -> bool:

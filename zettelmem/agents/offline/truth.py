@@ -44,7 +44,7 @@ from zettelmem.agents.verdicts import TruthVerdict
 from zettelmem.models import BuiltBy, Note
 from zettelmem.text import STOPWORDS, stem, terms
 
-__all__ = ["AGENT", "Fact", "OfflineTruthJudge", "normalise", "read_fact"]
+__all__ = ["AGENT", "Fact", "OfflineTruthJudge", "names_in", "normalise", "read_fact"]
 
 AGENT = BuiltBy(kind="offline", agent="offline-truth", version="1")
 
@@ -155,6 +155,12 @@ class Fact:
     cessation: bool = False
     change: bool = False
     names: set[str] = field(default_factory=set)
+
+
+def names_in(text: str) -> set[str]:
+    """Capitalised words that are not function words, days, months or discourse markers."""
+    return {w.removesuffix("'s") for w in _WORDS.findall(text)
+            if w[0].isupper() and w.lower().removesuffix("'s") not in _NOT_NAMES and w.lower() not in STOPWORDS}
 
 
 def _subject(text: str, speaker: str | None) -> str | None:
