@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
 from bench import locomo_data as ld
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # ----------------------------------------------------------------- normalisation
 
@@ -246,9 +247,8 @@ class _FakeMemory:
 
 @needs_data
 def test_zettelmem_runner_against_fake_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bench import locomo_recall as lr
-
     import zettelmem
+    from bench import locomo_recall as lr
     from zettelmem.config import Settings
     from zettelmem.models import Provenance, Scope
 
