@@ -29,7 +29,7 @@ from zettelmem.models import Change, Note, Scope, utcnow
 from zettelmem.stores.base import DeleteNotes, PutChanges, PutNotes
 
 if TYPE_CHECKING:
-    from zettelmem.engine.core import AsyncMemory
+    from zettelmem.engine.parts import EngineParts
 
 __all__ = ["ERASED", "ForgetReport", "forget"]
 
@@ -67,18 +67,18 @@ def _scrub(change: Change, ids: set[str], texts: Sequence[str]) -> Change | None
     })
 
 
-async def _targets(mem: AsyncMemory, ids: Sequence[str] | None, where: Filter | None, scope: Scope) -> list[Note]:
+async def _targets(parts: EngineParts, ids: Sequence[str] | None, where: Filter | None, scope: Scope) -> list[Note]:
     if ids is not None:
         wanted = list(dict.fromkeys(ids))
-        found = await mem.graph.aget_notes(scope, wanted)
+        found = await parts.graph.aget_notes(scope, wanted)
         missing = [i for i, n in zip(wanted, found, strict=True) if n is None]
         if missing:
             raise NoteNotFound(f"no note {missing[0]!r} in scope {scope} (nothing was forgotten)")
         return [n for n in found if n is not None]
-    return await asyncio.to_thread(mem.graph.list_notes, scope, where)
+    return await asyncio.to_thread(parts.graph.list_notes, scope, where)
 
 
-async def forget(mem: AsyncMemory, ids: str | Sequence[str] | None, where: Filter | None, scope: Scope,
+async def forget(parts: EngineParts, ids: str | Sequence[str] | None, where: Filter | None, scope: Scope,
                  hard: bool) -> ForgetReport:
     """Forget notes by id or by filter (exactly one of them), softly or for good."""
     if (ids is None) == (where is None):
@@ -87,15 +87,15 @@ async def forget(mem: AsyncMemory, ids: str | Sequence[str] | None, where: Filte
         ids = [ids]
     if ids is not None and not ids:
         raise InvalidInput("forget got an empty list of ids")
-    notes = await _targets(mem, ids, where, scope)
+    notes = await _targets(parts, ids, where, scope)
     if not notes:
         return ForgetReport(hard=hard, message=f"no note in scope {scope} matched the filter; nothing was forgotten")
     if not hard:
-        return await _soft(mem, notes, scope)
-    return await _hard(mem, notes, scope)
+        return await _soft(parts, notes, scope)
+    return await _hard(parts, notes, scope)
 
 
-async def _soft(mem: AsyncMemory, notes: list[Note], scope: Scope) -> ForgetReport:
+async def _soft(parts: EngineParts, notes: list[Note], scope: Scope) -> ForgetReport:
     from zettelmem.engine.evolution import USER
     from zettelmem.engine.truth import with_change
 
@@ -111,40 +111,42 @@ async def _soft(mem: AsyncMemory, notes: list[Note], scope: Scope) -> ForgetRepo
         changes.append(change)
         updated.append(with_change(n, change))
     if updated:
-        await mem._refresh_metadata(updated)
-        await mem.graph.abatch([PutNotes(tuple(updated)), PutChanges(scope, tuple(changes))])
-        mem.lexical.invalidate(scope)
+        from zettelmem.engine.pipeline import refresh_metadata
+
+        await refresh_metadata(parts, updated)
+        await parts.graph.abatch([PutNotes(tuple(updated)), PutChanges(scope, tuple(changes))])
+        parts.lexical.invalidate(scope)
     already = len(notes) - len(updated)
     return ForgetReport(forgotten=[n.id for n in notes], hard=False,
                         message=f"forgot {len(updated)} note(s) softly" + (f" ({already} already forgotten)" if already else ""))
 
 
-async def _hard(mem: AsyncMemory, notes: list[Note], scope: Scope) -> ForgetReport:
+async def _hard(parts: EngineParts, notes: list[Note], scope: Scope) -> ForgetReport:
     ids = {n.id for n in notes}
     texts = [t for n in notes for t in (n.content, n.context) if t and len(t) >= 8]
-    links = await asyncio.to_thread(mem.graph.links_of, scope, sorted(ids))
+    links = await asyncio.to_thread(parts.graph.links_of, scope, sorted(ids))
     neighbours = sorted({lk.other(i) for lk in links for i in (lk.source, lk.target) if i in ids} - ids)
     scrubbed: list[Change] = []
     for other in neighbours:
-        for change in await asyncio.to_thread(mem.graph.history, scope, other):
+        for change in await asyncio.to_thread(parts.graph.history, scope, other):
             clean = _scrub(change, ids, texts)
             if clean is not None:
                 scrubbed.append(clean)
     ops: list[Any] = [PutChanges(scope, tuple(scrubbed))] if scrubbed else []
     ops.append(DeleteNotes(scope, tuple(sorted(ids))))
-    await mem.graph.abatch(ops)  # one transaction: erased and scrubbed together, or neither
-    await asyncio.to_thread(mem.vectors.delete, sorted(ids))
-    mem.lexical.invalidate(scope)
-    await asyncio.to_thread(_compact, mem, sorted(ids))
+    await parts.graph.abatch(ops)  # one transaction: erased and scrubbed together, or neither
+    await asyncio.to_thread(parts.vectors.delete, sorted(ids))
+    parts.lexical.invalidate(scope)
+    await asyncio.to_thread(_compact, parts, sorted(ids))
     return ForgetReport(forgotten=sorted(ids), hard=True, scrubbed_changes=len(scrubbed),
                         message=f"erased {len(ids)} note(s); {len(scrubbed)} change(s) of linked notes scrubbed")
 
 
-def _compact(mem: AsyncMemory, ids: list[str]) -> None:
+def _compact(parts: EngineParts, ids: list[str]) -> None:
     """Let each store drop freed pages and logs that may still hold erased text."""
     from zettelmem.config import ChromaLocalConfig
     from zettelmem.vectors.erase import scrub_local_chroma
 
-    mem.graph.compact()
-    if isinstance(mem.settings.vectors, ChromaLocalConfig) and type(mem.vectors).__name__ == "ChromaVectorIndex":
-        scrub_local_chroma(mem.settings.chroma_path(), ids)
+    parts.graph.compact()
+    if isinstance(parts.settings.vectors, ChromaLocalConfig) and type(parts.vectors).__name__ == "ChromaVectorIndex":
+        scrub_local_chroma(parts.settings.chroma_path(), ids)

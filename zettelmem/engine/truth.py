@@ -33,15 +33,17 @@ from zettelmem.errors import InvalidInput
 from zettelmem.models import TRUTH_FIELDS, BuiltBy, Change, Link, Note, Relation, Scope, coerce_fields, utcnow
 
 if TYPE_CHECKING:
-    from zettelmem.engine.core import AsyncMemory
+    from zettelmem.engine.parts import EngineParts
     from zettelmem.stores.base import GraphStore
 
-__all__ = ["MERGE_FLOOR", "ChunkTruth", "counter_key", "grounded", "is_closed", "revert_truth", "truth_stats", "with_change"]
+__all__ = ["MERGE_FLOOR", "TRUTH_KINDS", "ChunkTruth", "counter_key", "grounded", "is_closed", "revert_truth", "truth_stats", "with_change"]
 
 #: Lowest cosine at which a ``duplicates`` verdict may merge two notes (any agent's verdict).
 MERGE_FLOOR = 0.6
 ENGINE = BuiltBy(kind="offline", agent="truth-engine", version="1")
 _KINDS = ("mention", "merge", "supersede", "contradict")
+#: Change kinds written by truth maintenance and ``forget`` (reverted by :func:`revert_truth`).
+TRUTH_KINDS = ("supersede", "mention", "merge", "forget")
 
 
 def counter_key(scope: Scope | None, kind: str) -> str:
@@ -193,19 +195,20 @@ class ChunkTruth:
         return out
 
 
-async def truth_stats(mem: AsyncMemory, scope: Scope | None) -> dict[str, int]:
+async def truth_stats(graph: GraphStore, scope: Scope | None) -> dict[str, int]:
     """How many repeats, merges, supersessions and contradictions were recorded."""
     import asyncio
 
     out = {}
     for kind in _KINDS:
-        out[kind] = int(await asyncio.to_thread(mem.graph.get_meta, counter_key(scope, kind)) or 0)
+        out[kind] = int(await asyncio.to_thread(graph.get_meta, counter_key(scope, kind)) or 0)
     return out
 
 
-async def revert_truth(mem: AsyncMemory, change: Change, note: Note) -> Change:
+async def revert_truth(parts: EngineParts, change: Change, note: Note) -> Change:
     """Undo a supersede, mention, merge or forget Change: restore its fields (and drop its link)."""
     from zettelmem.engine.evolution import USER
+    from zettelmem.engine.pipeline import refresh_metadata
     from zettelmem.stores.base import DeleteLinks, PutChanges, PutNotes
 
     unknown = set(change.before) - set(TRUTH_FIELDS)
@@ -222,9 +225,9 @@ async def revert_truth(mem: AsyncMemory, change: Change, note: Note) -> Change:
     ops: list[Any] = [PutNotes((new,)), PutChanges(note.scope, (undo,))]
     if change.kind == "supersede" and change.trigger:
         ops.append(DeleteLinks(note.scope, ((change.trigger, note.id, Relation.SUPERSEDES.value),)))
-    await mem._refresh_metadata([new])
-    await mem.graph.abatch(ops)
-    mem.lexical.invalidate(note.scope)
+    await refresh_metadata(parts, [new])
+    await parts.graph.abatch(ops)
+    parts.lexical.invalidate(note.scope)
     return undo
 
 
