@@ -300,3 +300,36 @@ def test_an_ungrounded_supersession_is_rejected_whoever_proposes_it(tmp_path: Pa
         assert mem.get(old.id).valid_to is None
         assert [c.kind for c in r.rejected] == ["rejected"] and "not supported" in r.rejected[0].rationale
         assert mem.history(old.id)[-1].kind == "rejected"  # audited
+
+
+_CRASH_CHILD = """
+import os, signal, sys
+from zettelmem import Memory, Settings
+home, marker = sys.argv[1], sys.argv[2]
+mem = Memory(Settings(home=home, use_llm=False))
+mem.add("Ana keeps her locker key at the gym.")
+secret = mem.add(f"Ana's locker key is with {marker} Vandermeer at the gym.").note
+print(secret.id, flush=True)
+vectors = mem.aio.parts.vectors
+vectors.delete = lambda ids: os.kill(os.getpid(), signal.SIGKILL)  # dies right after the graph commit
+mem.forget(secret.id, hard=True)
+"""
+
+
+def test_a_hard_forget_killed_midway_is_finished_on_reopen(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    home, marker = tmp_path / "home", "Travolindexa"
+    proc = subprocess.run([sys.executable, "-c", _CRASH_CHILD, str(home), marker], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    secret_id = proc.stdout.split()[0]
+    assert _files_with(home, marker)  # killed before the vectors went: their metadata still holds it
+    with Memory(Settings(home=home, use_llm=False)) as mem:  # reopening finishes the job
+        with pytest.raises(NoteNotFound):
+            mem.get(secret_id)
+        assert secret_id not in mem.aio.vectors.ids() and mem.check().ok
+    assert _files_with(home, marker) == []

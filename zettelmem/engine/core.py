@@ -30,7 +30,7 @@ from zettelmem.embeddings import Embedder
 from zettelmem.engine.access import AccessLog
 from zettelmem.engine.evolution import USER, clean_fields
 from zettelmem.engine.factory import open_backends, pick_agents
-from zettelmem.engine.forget import ForgetReport, forget
+from zettelmem.engine.forget import ForgetReport, forget, resume_erase
 from zettelmem.engine.history import check_and_repair, evolve_pass, note_as_of
 from zettelmem.engine.lexical import LexicalIndex
 from zettelmem.engine.parts import EngineParts
@@ -87,6 +87,7 @@ class AsyncMemory:
         self._write_lock = asyncio.Lock()
         self._closed = False
         self.access = AccessLog()  # read counts, written in batches (engine/access.py)
+        resume_erase(self.parts)  # a hard forget cut short by a crash is finished before anything else
 
     # -- the parts, read-only -------------------------------------------------------
     @property

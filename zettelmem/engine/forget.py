@@ -26,12 +26,12 @@ from pydantic import BaseModel, Field
 from zettelmem.errors import InvalidInput, NoteNotFound
 from zettelmem.filters import Filter
 from zettelmem.models import Change, Note, Scope, utcnow
-from zettelmem.stores.base import DeleteNotes, PutChanges, PutNotes
+from zettelmem.stores.base import DeleteNotes, PutChanges, PutMeta, PutNotes
 
 if TYPE_CHECKING:
     from zettelmem.engine.parts import EngineParts
 
-__all__ = ["ERASED", "ForgetReport", "forget"]
+__all__ = ["ERASED", "ForgetReport", "finish_erase", "forget", "pending_key", "resume_erase"]
 
 ERASED = "[erased]"
 
@@ -134,19 +134,40 @@ async def _hard(parts: EngineParts, notes: list[Note], scope: Scope) -> ForgetRe
                 scrubbed.append(clean)
     ops: list[Any] = [PutChanges(scope, tuple(scrubbed))] if scrubbed else []
     ops.append(DeleteNotes(scope, tuple(sorted(ids))))
-    await parts.graph.abatch(ops)  # one transaction: erased and scrubbed together, or neither
-    await asyncio.to_thread(parts.vectors.delete, sorted(ids))
+    # one transaction: erased, scrubbed and the rest of the job recorded, or none of it
+    ops.append(PutMeta(pending_key(parts), json.dumps(sorted(ids))))
+    await parts.graph.abatch(ops)
     parts.lexical.invalidate(scope)
-    await asyncio.to_thread(_compact, parts, sorted(ids))
+    await asyncio.to_thread(finish_erase, parts, sorted(ids))
     return ForgetReport(forgotten=sorted(ids), hard=True, scrubbed_changes=len(scrubbed),
                         message=f"erased {len(ids)} note(s); {len(scrubbed)} change(s) of linked notes scrubbed")
 
 
-def _compact(parts: EngineParts, ids: list[str]) -> None:
-    """Let each store drop freed pages and logs that may still hold erased text."""
+def pending_key(parts: EngineParts) -> str:
+    """Meta key of this memory's unfinished erasure (one per vector index: a Neo4j server is shared)."""
+    return f"erase\x1fpending\x1f{getattr(parts.vectors, 'where', '')}"
+
+
+def finish_erase(parts: EngineParts, ids: list[str]) -> None:
+    """After the graph commit: delete the vectors, compact the stores, clear the pending record.
+
+    Every step is idempotent, so a run cut short (``kill -9``) is finished by
+    :func:`resume_erase` when the memory is opened again.
+    """
     from zettelmem.config import ChromaLocalConfig
     from zettelmem.vectors.erase import scrub_local_chroma
 
+    parts.vectors.delete(ids)
     parts.graph.compact()
     if isinstance(parts.settings.vectors, ChromaLocalConfig) and type(parts.vectors).__name__ == "ChromaVectorIndex":
         scrub_local_chroma(parts.settings.chroma_path(), ids)
+    parts.graph.put_meta(pending_key(parts), "[]")
+
+
+def resume_erase(parts: EngineParts) -> list[str]:
+    """Finish a hard forget that was interrupted after its graph commit; returns the ids finished."""
+    raw = parts.graph.get_meta(pending_key(parts))
+    ids = [str(i) for i in json.loads(raw)] if raw else []
+    if ids:
+        finish_erase(parts, ids)
+    return ids
