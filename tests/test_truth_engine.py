@@ -167,6 +167,11 @@ def test_hard_forget_leaves_no_trace_in_the_home_folder(tmp_path: Path) -> None:
         assert all(lk.target != secret.id and lk.source != secret.id for lk in mem.links(neighbour.note.id))
         mem.add("Ana got a new locker.")  # the stores still work after compaction
         assert mem.check().ok
+        from zettelmem.export import to_html, to_node_link
+
+        to_node_link(mem, tmp_path / "export.json")
+        to_html(mem, tmp_path / "export.html")
+        assert _files_with(tmp_path, marker) == []  # nor in exports
     with Memory(Settings(home=home, use_llm=False)) as mem:
         assert mem.search("locker")[0].note.content
         assert mem.check().ok
