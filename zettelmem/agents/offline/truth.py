@@ -54,6 +54,8 @@ NEAR = 0.93
 DUP_FLOOR = 0.6
 #: Cosine at or above which an unresolved-subject slot conflict is reported as ``contradicts``.
 CONTRA = 0.6
+#: Notes longer than this (words) hold several facts: they are never superseded or merged, only contradicted.
+SHORT_WORDS = 30
 
 _MONTHS = "january february march april may june july august september october november december".split()
 _DAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
@@ -147,6 +149,7 @@ class Fact:
     """What one note says, as far as the patterns can read it."""
 
     subject: str | None
+    text: str = ""
     slots: dict[tuple[str, str | None], set[str]] = field(default_factory=dict)  # (family, qualifier) -> values
     single: set[str] = field(default_factory=set)  # single-valued families present
     retracted: set[str] = field(default_factory=set)  # stems of terms in cessation clauses
@@ -163,9 +166,31 @@ def names_in(text: str) -> set[str]:
             if w[0].isupper() and w.lower().removesuffix("'s") not in _NOT_NAMES and w.lower() not in STOPWORDS}
 
 
+_GREETINGS = {"thanks", "thank", "hi", "hey", "hello", "wow", "yeah", "yes", "congrats", "congratulations", "oh",
+              "sorry", "great", "awesome", "ok", "okay", "fantastic", "dear", "well", "no", "aw", "haha", "cool"}
+
+
+def _vocatives(text: str) -> set[int]:
+    """Indexes of words that address someone ("Thanks, Mel!", "Wow, Caroline, ...") rather than name a subject."""
+    out: set[int] = set()
+    spans = list(_WORDS.finditer(text))
+    for i, m in enumerate(spans):
+        if not m.group(0)[0].isupper():
+            continue
+        after = text[m.end() : m.end() + 1]
+        before = text[: m.start()].rstrip()
+        prev = spans[i - 1].group(0).lower() if i else ""
+        if after in {",", "!", "?"} and (i == 0 or before.endswith(",") or prev in _GREETINGS):
+            out.add(i)
+    return out
+
+
 def _subject(text: str, speaker: str | None) -> str | None:
     words = _WORDS.findall(text)
+    addressed = _vocatives(text)
     for i, w in enumerate(words[:8]):
+        if i in addressed:
+            continue
         low = w.lower()
         nxt = words[i + 1].lower() if i + 1 < len(words) else ""
         # "my sister lives in X" is about the sister; "my partner is Ana" is about me
@@ -202,7 +227,7 @@ def _clean_value(v: str) -> str | None:
 
 def read_fact(text: str, speaker: str | None) -> Fact:
     """Subject, slots and cues of one note's text."""
-    fact = Fact(subject=_subject(text, speaker))
+    fact = Fact(subject=_subject(text, speaker), text=text)
     fact.change = bool(_CHANGE.search(text))
     bounds = [0, *[m.end() for m in _CLAUSE.finditer(text)], len(text)]
     clauses = [(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
@@ -300,17 +325,23 @@ class OfflineTruthJudge:
         retracted = sorted((new.retracted & old_terms) | {
             v for vals in old.slots.values() for v in vals if v in new.retracted_values
         })
+        # a long note says several things: one changed fact does not retire all of it
+        single = len(_WORDS.findall(_body(other))) <= SHORT_WORDS
         if same and retracted and (new.cessation or new.retracted_values) and not old.cessation:
-            return self._verdict(other, "supersedes", 0.8,
-                                 f"same subject ({new.subject}); the new memory retracts "
-                                 f"{', '.join(repr(t) for t in retracted[:3])}")
+            why = f"same subject ({new.subject}); the new memory retracts {', '.join(repr(t) for t in retracted[:3])}"
+            if single:
+                return self._verdict(other, "supersedes", 0.8, why)
+            return self._verdict(other, "contradicts", 0.5, f"{why}; the older note says more, kept open")
         if changed:
             (fam, q), vn, vo = changed[0]
             slot = f"{fam}:{q}" if q else fam
             what = f"{slot} changed from {', '.join(sorted(vo))!r} to {', '.join(sorted(vn))!r}"
-            if same:
+            if same and single:
                 return self._verdict(other, "supersedes", 0.75 if new.change else 0.65,
                                      f"same subject ({new.subject}) and slot; {what}")
+            if same:
+                return self._verdict(other, "contradicts", 0.5,
+                                     f"same subject ({new.subject}) and slot; {what}; the older note says more")
             if sim >= self.contra:
                 return self._verdict(other, "contradicts", 0.5, f"subject unresolved; {what} (cosine {sim:.2f})")
             return None
@@ -318,7 +349,8 @@ class OfflineTruthJudge:
             words = sorted(new.negated & old_terms)[:3]
             return self._verdict(other, "contradicts", 0.5,
                                  f"the new memory negates {', '.join(repr(w) for w in words)} (cosine {sim:.2f})")
-        if same and not retracted and not new.cessation and not new.negated and not old.negated:
+        brief = single and len(_WORDS.findall(new.text)) <= SHORT_WORDS
+        if same and brief and not retracted and not new.cessation and not new.negated and not old.negated:
             if agreeing and sim >= DUP_FLOOR:
                 (fam, q), vn, vo = agreeing[0]
                 slot = f"{fam}:{q}" if q else fam
