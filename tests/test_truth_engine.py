@@ -338,3 +338,17 @@ def test_a_hard_forget_killed_midway_is_finished_on_reopen(tmp_path: Path) -> No
             mem.get(secret_id)
         assert secret_id not in mem.aio.vectors.ids() and mem.check().ok
     assert _files_with(home, marker) == []
+
+
+def test_erasing_a_whole_scope_leaves_the_other_alone(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    a, b = Scope(user_id="ana"), Scope(user_id="bob")
+    with Memory(Settings(home=home, use_llm=False)) as mem:
+        mem.add_many(["Ana's diary mentions Krevolandia twice.", "Ana likes tea."], a)
+        kept = mem.add_many(["Bob's diary mentions Krevolandia too.", "Bob likes coffee."], b)
+        report = mem.forget(scope=a, where=Filter(), hard=True)
+        assert len(report.forgotten) == 2 and mem.list(a) == []
+        assert [n.id for n in mem.list(b)] == [r.note.id for r in kept]
+        assert "Krevolandia" in mem.search("diary", b)[0].note.content and mem.check().ok
+        raw = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
+        assert b"Ana's diary" not in raw and b"Bob's diary" in raw
