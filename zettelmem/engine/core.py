@@ -155,7 +155,7 @@ class AsyncMemory:
             raise InvalidInput(f"invalid memory: {exc}") from exc
 
     # -- add ------------------------------------------------------------------------
-    async def add(self, content: MemoryItem, scope: Scope | None = None, *, evolve: bool | None = None,
+    async def add(self, /, content: MemoryItem, scope: Scope | None = None, *, evolve: bool | None = None,
                   **fields: Any) -> AddResult:
         """Add one memory; returns once it is durably stored.
 
@@ -221,7 +221,7 @@ class AsyncMemory:
         return await asyncio.to_thread(self.graph.history, scope, note_id)
 
     # -- writes by the user -----------------------------------------------------------
-    async def update(self, note_id: str, scope: Scope | None = None, *, rationale: str = "user update",
+    async def update(self, /, note_id: str, scope: Scope | None = None, *, rationale: str = "user update",
                      expected_version: int | None = None, **fields: Any) -> Change:
         """Rewrite evolvable attributes (keywords, tags, context, memory_type) as a Change."""
         scope = self._scope(scope)
