@@ -464,14 +464,13 @@ def _ready(uri: str, port: int, password: str) -> bool:
     """One readiness probe. Raises Neo4jServerError on wrong credentials."""
     try:
         import neo4j  # type: ignore
-        from neo4j.exceptions import AuthError, Neo4jError, DriverError
+        from neo4j.exceptions import AuthError, DriverError, Neo4jError
     except ImportError:
         return _bolt_handshake(port)
     try:
         with neo4j.GraphDatabase.driver(uri, auth=(USER, password),
-                                        connection_timeout=5) as driver:
-            with driver.session() as session:
-                return session.run("RETURN 1 AS ok").single()["ok"] == 1
+                                        connection_timeout=5) as driver, driver.session() as session:
+            return session.run("RETURN 1 AS ok").single()["ok"] == 1
     except AuthError as exc:
         raise Neo4jServerError(f"server is up but rejects the password: {exc}")
     except (Neo4jError, DriverError, OSError):
