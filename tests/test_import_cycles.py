@@ -66,8 +66,12 @@ def targets(node: ast.Import | ast.ImportFrom, module: str, is_pkg: bool, known:
     for name in names:
         while name and name not in known:
             name = name.rpartition(".")[0]
-        if name.startswith(ROOT_NAME):
+        # importing zettelmem.a.b runs zettelmem/a/__init__.py first, an edge too, unless the
+        # importer is inside zettelmem.a (then that __init__ is already running). The root
+        # package's __init__ is the one place that imports the whole public API: left out.
+        while name.startswith(ROOT_NAME + ".") and not (module + ".").startswith(name + "."):
             out.add(name)
+            name = name.rpartition(".")[0]
     return out
 
 

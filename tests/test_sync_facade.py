@@ -69,3 +69,4 @@ def test_mirrored_methods_keep_signature_and_docs():
         assert sync.__doc__ == coro.__doc__ and sync.__name__ == name
         assert inspect.signature(sync) == inspect.signature(coro), name
     assert not inspect.iscoroutinefunction(Memory.search)
+

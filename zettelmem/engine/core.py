@@ -28,7 +28,7 @@ from zettelmem.agents.base import AgentSuite, MemoryInput
 from zettelmem.config import Settings
 from zettelmem.embeddings import Embedder
 from zettelmem.engine.evolution import USER, clean_fields
-from zettelmem.engine.factory import open_backends, pick_agents
+from zettelmem.engine.factory import open_backends
 from zettelmem.engine.history import check_and_repair, evolve_pass, note_as_of
 from zettelmem.engine.lexical import LexicalIndex
 from zettelmem.engine.parts import EngineParts
@@ -43,9 +43,17 @@ from zettelmem.stores.base import DeleteNotes as DeleteNotesOp
 from zettelmem.text import clean_content
 from zettelmem.vectors.base import VectorIndex
 
-__all__ = ["AsyncMemory", "MemoryItem", "lexical_corpus", "text_hash"]
+__all__ = ["AsyncMemory", "MemoryItem", "default_agents", "lexical_corpus", "text_hash"]
 
 MemoryItem = str | dict[str, Any] | MemoryInput
+
+
+def default_agents(settings: Settings) -> AgentSuite:
+    """The agents ``settings`` asks for: LLM agents iff an LLM is configured (or ``use_llm``), else offline."""
+    from zettelmem.agents.llm import select_suite  # deferred: `import zettelmem` stays light
+    from zettelmem.agents.offline import offline_suite
+
+    return select_suite(settings.llm, settings.agents, offline_suite(settings.agents), use_llm=settings.use_llm)
 
 
 def lexical_corpus(graph: GraphStore, scope: Scope) -> tuple[list[Note], dict[str, str]]:
@@ -78,7 +86,7 @@ class AsyncMemory:
             graph=graph,
             vectors=vectors,
             embedder=embedder,
-            agents=agents or pick_agents(settings),
+            agents=agents or default_agents(settings),
             lexical=LexicalIndex(functools.partial(lexical_corpus, graph)),
         )
         self._write_lock = asyncio.Lock()
@@ -113,9 +121,8 @@ class AsyncMemory:
     async def aclose(self) -> None:
         if not self._closed:
             self._closed = True
-            closer = self.agents.extra.get("aclose")
-            if closer is not None:
-                await closer()
+            if self.agents.aclose is not None:
+                await self.agents.aclose()
             self.vectors.close()
             self.graph.close()
 
@@ -176,10 +183,10 @@ class AsyncMemory:
     ) -> list[AddResult]:
         """Add memories in order, in batches (one embedding call, one commit each)."""
         inputs = [self.to_input(item, scope) for item in items]
-        size = batch_size or int(self.agents.extra.get("batch_size", 64))
+        size = batch_size or self.settings.agents.batch_size
         do_evolve = self.settings.agents.evolve if evolve is None else evolve
         out: list[AddResult] = []
-        meter = self.agents.extra.get("meter")
+        meter = self.agents.meter
         with meter.operation() if meter is not None else contextlib.nullcontext():
             async with self._write_lock:
                 for start in range(0, len(inputs), size):

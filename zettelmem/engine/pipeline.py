@@ -19,11 +19,11 @@ import numpy as np
 from zettelmem.agents.base import Candidate, Decision, EvolutionProposal, MemoryInput, NoteDraft
 from zettelmem.config import AgentsConfig
 from zettelmem.engine.evolution import USER, apply_decision, with_change
-from zettelmem.engine.guards import clean_labels
 from zettelmem.engine.parts import EngineParts
 from zettelmem.engine.results import AddResult, Usage
 from zettelmem.models import BuiltBy, Change, Note, Scope, new_id
 from zettelmem.stores.base import PutChanges, PutLinks, PutMeta, PutNotes
+from zettelmem.text import clean_labels
 from zettelmem.vectors.base import vector_metadata
 
 __all__ = [

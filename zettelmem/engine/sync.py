@@ -21,10 +21,12 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from zettelmem.config import Settings
 from zettelmem.engine.core import AsyncMemory
-from zettelmem.errors import ReentrantCall
+from zettelmem.errors import ConfigurationError, ReentrantCall
 
 __all__ = ["Memory"]
 
+#: keywords of ``Memory(...)`` that are ready-made engine parts, not Settings fields
+_PARTS = ("agents", "graph", "vectors", "embedder")
 P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
@@ -70,9 +72,9 @@ def _mirror(
 class Memory:
     """A durable, evolving memory graph (sync API). See :class:`AsyncMemory`.
 
-    ``Memory(settings)`` or ``Memory(home="./mem", ...)`` (keywords are
-    :class:`~zettelmem.config.Settings` fields, or ``agents``/``graph``/
-    ``vectors``/``embedder`` to pass ready-made parts to :class:`AsyncMemory`).
+    ``Memory(home="./mem", ...)`` takes :class:`~zettelmem.config.Settings` fields;
+    ``Memory(settings, agents=..., graph=..., vectors=..., embedder=...)`` takes
+    ready-made engine parts beside the settings (see :class:`AsyncMemory`).
 
     Example:
         >>> mem = Memory(Settings(home="./mem"))          # doctest: +SKIP
@@ -97,11 +99,17 @@ class Memory:
     check = _mirror(AsyncMemory.check)
 
     def __init__(self, settings: Settings | None = None, **kwargs: Any) -> None:
-        if settings is None:
-            settings = Settings(**{k: kwargs.pop(k) for k in [*kwargs] if k in Settings.model_fields})
+        if settings is None:  # keywords are Settings fields (and perhaps a ready-made embedder)
+            parts = {"embedder": kwargs.pop("embedder")} if "embedder" in kwargs else {}
+            settings = Settings(**kwargs)  # an unknown keyword is a ConfigurationError there
+        else:  # keywords are ready-made engine parts
+            parts = kwargs
+            if set(kwargs) - set(_PARTS):
+                raise ConfigurationError(f"pass settings or its fields, not both (got settings and "
+                                         f"{sorted(set(kwargs) - set(_PARTS))})")
         self._runner = _LoopThread()
         try:
-            self._async = self._runner.run(self._open(settings, kwargs))
+            self._async = self._runner.run(self._open(settings, parts))
         except BaseException:
             self._runner.stop()
             raise
