@@ -31,6 +31,7 @@ from zettelmem.filters import Filter
 from zettelmem.models import BuiltBy, Change, Link, Note, Relation, Scope
 from zettelmem.stores.base import DeleteLinks, GraphStore, PutChanges, PutLinks, PutNotes
 from zettelmem.stores.base import DeleteNotes as DeleteNotesOp
+from zettelmem.telemetry import instrument
 from zettelmem.text import clean_content
 from zettelmem.vectors.base import VectorIndex
 
@@ -39,6 +40,7 @@ __all__ = ["AsyncMemory", "MemoryItem", "text_hash"]
 MemoryItem = str | dict[str, Any] | MemoryInput
 
 
+@instrument  # OpenTelemetry gen_ai.memory spans when the otel extra is installed (zettelmem.telemetry)
 class AsyncMemory(PipelineMixin):
     """The async core. Use :class:`zettelmem.Memory` for the sync facade."""
 
