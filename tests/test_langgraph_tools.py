@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
 
@@ -78,7 +79,7 @@ def test_tools_without_a_user_raise_and_write_nothing(memory: Memory) -> None:
 
 
 def test_nodes_without_a_user_raise_and_write_nothing(memory: Memory) -> None:
-    graph = StateGraph(MemoryState).add_node("remember", make_remember(memory)).add_edge(START, "remember").compile()
+    graph: Any = StateGraph(MemoryState).add_node("remember", make_remember(memory)).add_edge(START, "remember").compile()
     with pytest.raises(ConfigurationError, match="no user"):
         graph.invoke({"messages": [HumanMessage("I keep bees on the roof")]})
     with pytest.raises(ConfigurationError, match="no user"):
@@ -88,14 +89,14 @@ def test_nodes_without_a_user_raise_and_write_nothing(memory: Memory) -> None:
 
 # -- the run context (LangGraph v1) names the user ---------------------------------------------------
 def test_bound_tools_and_nodes_read_the_user_from_the_run_context(memory: Memory) -> None:
-    graph = _tool_graph(make_memory_tools(memory), context_schema=Ctx)
+    graph: Any = _tool_graph(make_memory_tools(memory), context_schema=Ctx)
     graph.invoke(_calls(("remember_memory", {"content": "Gina sails a small dinghy"})), context=Ctx("gina"))
     assert _contents(memory, Scope(user_id="gina")) == ["Gina sails a small dinghy"]
     out = graph.invoke(_calls(("search_memory", {"query": "dinghy"})), context=Ctx("gina"))
     assert "Gina sails" in out["messages"][-1].content
     out = graph.invoke(_calls(("search_memory", {"query": "dinghy"})), context=Ctx("hugo"))
     assert out["messages"][-1].content == "No memories found."  # another user, another scope
-    nodes = (StateGraph(MemoryState, context_schema=Ctx).add_node("remember", make_remember(memory))
+    nodes: Any = (StateGraph(MemoryState, context_schema=Ctx).add_node("remember", make_remember(memory))
              .add_node("recall", make_recall(memory)).add_edge(START, "remember").add_edge("remember", "recall")
              .compile())
     out = nodes.invoke({"messages": [("user", "Hugo restores old clocks")]}, context=Ctx("hugo"))
@@ -105,8 +106,8 @@ def test_bound_tools_and_nodes_read_the_user_from_the_run_context(memory: Memory
 
 # -- AsyncMemory: async nodes and tools ----------------------------------------------------------------
 async def test_async_memory_works_in_async_nodes_and_tools(amemory: AsyncMemory) -> None:
-    hana = {"configurable": {"user_id": "hana"}}
-    graph = (StateGraph(MemoryState).add_node("remember", make_remember(amemory))
+    hana: RunnableConfig = {"configurable": {"user_id": "hana"}}
+    graph: Any = (StateGraph(MemoryState).add_node("remember", make_remember(amemory))
              .add_node("recall", make_recall(amemory)).add_edge(START, "remember").add_edge("remember", "recall")
              .compile())
     out = await graph.ainvoke({"messages": [("user", "Hana plays the cello in a quartet")]}, hana)
@@ -124,7 +125,7 @@ async def test_async_memory_works_in_async_nodes_and_tools(amemory: AsyncMemory)
 
 # -- a memory error is a tool message, not the end of the run -----------------------------------------
 def test_a_memory_error_goes_back_to_the_model(memory: Memory) -> None:
-    cfg = {"configurable": {"user_id": "jo"}}
+    cfg: RunnableConfig = {"configurable": {"user_id": "jo"}}
     out = _tool_graph(make_memory_tools(memory)).invoke(_calls(
         ("remember_memory", {"content": "bad \x00 byte"}),
         ("forget_memory", {"note_id": "0" * 32}),
@@ -148,10 +149,10 @@ def test_skip_reason(text: str, skipped: bool) -> None:
 
 
 def test_remember_skips_greetings_questions_and_repeats(memory: Memory) -> None:
-    graph = (StateGraph(MemoryState).add_node("recall", recall).add_node("remember", remember)
+    graph: Any = (StateGraph(MemoryState).add_node("recall", recall).add_node("remember", remember)
              .add_edge(START, "recall").add_edge("recall", "remember").add_edge("remember", END)
              .compile(store=ZettelStore(memory=memory)))
-    kim = {"configurable": {"user_id": "kim"}}
+    kim: RunnableConfig = {"configurable": {"user_id": "kim"}}
     for text in ["hi!", "I adopted a beagle named Biscuit", "What do you know about Biscuit?",
                  "I adopted a  beagle named biscuit", "thanks!"]:
         graph.invoke({"messages": [HumanMessage(text)]}, kim)
@@ -160,18 +161,18 @@ def test_remember_skips_greetings_questions_and_repeats(memory: Memory) -> None:
     assert remember_memory.invoke({"content": "I adopted a beagle named Biscuit"}, kim).startswith("Not stored")
     assert remember_memory.invoke({"content": "Is it raining?"}, kim) == "Not stored: it is a question, not a fact."
     everything = make_remember(memory, skip=None)
-    StateGraph(MemoryState).add_node("r", everything).add_edge(START, "r").compile().invoke(
-        {"messages": [HumanMessage("hi!")]}, kim)
+    plain: Any = StateGraph(MemoryState).add_node("r", everything).add_edge(START, "r").compile()
+    plain.invoke({"messages": [HumanMessage("hi!")]}, kim)
     assert "hi!" in _contents(memory, Scope(user_id="kim"))
 
 
 # -- update, forget, k ---------------------------------------------------------------------------------------
 def test_tools_update_forget_and_k(memory: Memory) -> None:
     remember_memory, search_memory, update_memory, forget_memory = make_memory_tools(memory, k=5)
-    lee = {"configurable": {"user_id": "lee"}}
+    lee: RunnableConfig = {"configurable": {"user_id": "lee"}}
     for text in ["Lee climbs in Sintra", "Lee climbs indoors on Tuesdays", "Lee climbed Half Dome in 2019"]:
         remember_memory.invoke({"content": text}, lee)
-    call = {"type": "tool_call", "name": "search_memory", "id": "s", "args": {"query": "climbs", "k": 2}}
+    call: dict[str, Any] = {"type": "tool_call", "name": "search_memory", "id": "s", "args": {"query": "climbs", "k": 2}}
     assert len(search_memory.invoke(call, lee).artifact) == 2
     call["args"] = {"query": "climbs"}
     hits = search_memory.invoke(call, lee).artifact

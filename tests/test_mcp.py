@@ -22,6 +22,7 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.types import ReadResourceResult, TextResourceContents
 
 from tests.conftest import free_port
 
@@ -67,7 +68,13 @@ async def call(session: ClientSession, tool: str, args: dict[str, Any] | None = 
     result = await session.call_tool(tool, args or {})
     assert not result.is_error, f"{tool} failed: {result.content}"
     assert result.structured_content is not None, f"{tool} returned no structured content"
-    return result.structured_content
+    return dict(result.structured_content)
+
+
+def text_of(result: ReadResourceResult) -> TextResourceContents:
+    content = result.contents[0]
+    assert isinstance(content, TextResourceContents)
+    return content
 
 
 async def call_error(session: ClientSession, tool: str, args: dict[str, Any]) -> str:
@@ -155,20 +162,22 @@ async def test_stdio_tools_schemas_and_annotations(tmp_path: Path) -> None:
     async with stdio_session(tmp_path / "home", env=FAST) as session:
         tools = {t.name: t for t in (await session.list_tools()).tools}
         assert set(REFERENCE + VERBS) <= set(tools)
+        hints = {}
         for tool in tools.values():
             assert tool.output_schema is not None and tool.annotations is not None, tool.name
             assert tool.annotations.read_only_hint is not None and tool.annotations.destructive_hint is not None
-        assert tools["read_graph"].annotations.read_only_hint is True
-        assert tools["delete_entities"].annotations.destructive_hint is True
-        assert tools["forget"].annotations.destructive_hint is True
-        assert tools["create_entities"].annotations.idempotent_hint is False
+            hints[tool.name] = tool.annotations
+        assert hints["read_graph"].read_only_hint is True
+        assert hints["delete_entities"].destructive_hint is True
+        assert hints["forget"].destructive_hint is True
+        assert hints["create_entities"].idempotent_hint is False
         # the reference shapes: same argument names, same required keys
         schema = tools["create_relations"].input_schema
         rel = schema["$defs"]["KGRelation"]
         assert set(rel["properties"]) == {"from", "to", "relationType"} and set(rel["required"]) == set(rel["properties"])
         assert tools["delete_entities"].input_schema["required"] == ["entityNames"]
         assert tools["open_nodes"].input_schema["required"] == ["names"]
-        assert set(tools["read_graph"].output_schema["properties"]) == {"entities", "relations"}
+        assert set((tools["read_graph"].output_schema or {})["properties"]) == {"entities", "relations"}
 
 
 async def test_stdio_remember_recall_forget_with_the_local_model(tmp_path: Path) -> None:
@@ -199,14 +208,14 @@ async def test_stdio_resources(tmp_path: Path) -> None:
         other = (await call(session, "remember", {"content": "Jun brings scones to tea."}))["note"]
         await call(session, "link", {"source": other["id"], "target": note["id"], "relation": "elaborates"})
         res = await session.read_resource(f"zettelmem://note/{note['id']}")
-        data = json.loads(res.contents[0].text)
+        data = json.loads(text_of(res).text)
         assert data["note"]["content"] == "Tea at five with Jun."
         assert any(lk["source"] == other["id"] and lk["relation"] == "elaborates" for lk in data["links"])
-        graph = json.loads((await session.read_resource("zettelmem://graph")).contents[0].text)
+        graph = json.loads(text_of(await session.read_resource("zettelmem://graph")).text)
         assert {n["id"] for n in graph["nodes"]} == {note["id"], other["id"]}
-        html = (await session.read_resource("zettelmem://graph.html")).contents[0]
+        html = text_of(await session.read_resource("zettelmem://graph.html"))
         assert html.mime_type == "text/html" and "<html" in html.text.lower() and "Jun brings scones" in html.text
-        kg = json.loads((await session.read_resource("memory://knowledge-graph")).contents[0].text)
+        kg = json.loads(text_of(await session.read_resource("memory://knowledge-graph")).text)
         assert kg == {"entities": [], "relations": []}
 
 
@@ -268,7 +277,7 @@ async def test_http_tokens_do_not_see_each_others_notes(http_url: str) -> None:
         assert "NoteNotFound" in await call_error(bob, "forget", {"note_id": secret["id"]})
         with pytest.raises(Exception, match="no note"):
             await bob.read_resource(f"zettelmem://note/{secret['id']}")
-        graph = json.loads((await bob.read_resource("zettelmem://graph")).contents[0].text)
+        graph = json.loads(text_of(await bob.read_resource("zettelmem://graph")).text)
         assert secret["id"] not in {n["id"] for n in graph["nodes"]}
     async with http_session(http_url, ALICE) as alice:  # untouched by bob's attempts
         assert (await call(alice, "get_note", {"note_id": secret["id"]}))["note"]["content"].endswith("4417.")
