@@ -313,3 +313,31 @@ def test_http_needs_tokens_or_an_explicit_loopback_no_auth(tmp_path: Path) -> No
     out = subprocess.run(_cmd(tmp_path / "home", "--transport", "http", "--host", "0.0.0.0", "--no-auth"),
                          capture_output=True, text=True, env=_env(FAST), timeout=120)
     assert out.returncode != 0 and "loopback" in out.stderr
+
+
+async def test_a_crashing_call_is_a_failed_result_and_the_server_keeps_serving(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcp import Client
+
+    from zettelmem.config import HashingEmbeddingConfig, Settings
+    from zettelmem.engine.core import AsyncMemory
+    from zettelmem.mcp import ServerConfig, build_server
+
+    mem = AsyncMemory(Settings(home=tmp_path / "home", embedding=HashingEmbeddingConfig()))
+    try:
+        async def boom(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("disk on fire /secret/path")
+
+        async with Client(build_server(mem, ServerConfig())) as client:
+            await client.call_tool("remember", {"content": "Rosa keeps a sourdough starter."})
+            monkeypatch.setattr(mem, "search", boom)
+            failed = await client.call_tool("recall", {"query": "sourdough"})
+            assert failed.is_error
+            text = " ".join(getattr(c, "text", "") for c in failed.content)
+            assert "recall" in text and "/secret/path" not in text  # an unexpected error's text stays in the log
+            monkeypatch.undo()
+            again = await client.call_tool("recall", {"query": "sourdough"})
+            assert not again.is_error and again.structured_content is not None
+            assert again.structured_content["hits"][0]["note"]["content"] == "Rosa keeps a sourdough starter."
+    finally:
+        await mem.aclose()
