@@ -229,12 +229,14 @@ def http_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         {"sha256": __import__("hashlib").sha256(BOB.encode()).hexdigest(), "user": "bob"},
     ]}))
     port = free_port()
-    proc = subprocess.Popen(_cmd(root / "home", "--transport", "http", "--port", str(port), "--tokens", str(tokens)),
-                            env=_env(FAST), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=str(root))
+    log = root / "server.log"
+    with log.open("wb") as err:  # a file, not a pipe: a chatty server never blocks on a full pipe
+        proc = subprocess.Popen(_cmd(root / "home", "--transport", "http", "--port", str(port), "--tokens",
+                                     str(tokens)), env=_env(FAST), stdout=subprocess.DEVNULL, stderr=err, cwd=str(root))
     deadline = time.monotonic() + 120
     while True:
         if proc.poll() is not None:
-            raise AssertionError(f"zettelmem mcp exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+            raise AssertionError(f"zettelmem mcp exited: {log.read_text(errors='replace')}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
             break
         if time.monotonic() > deadline:
@@ -248,8 +250,6 @@ def http_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-    if proc.stderr:
-        proc.stderr.close()
 
 
 async def test_http_remember_recall_forget(http_url: str) -> None:

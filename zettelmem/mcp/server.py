@@ -29,6 +29,7 @@ from zettelmem.models import Scope
 __all__ = ["ScopeTokenVerifier", "ServerConfig", "build_server", "serve"]
 
 log = logging.getLogger(__name__)
+INDEX_FILE = "mcp_kg.sqlite"
 
 INSTRUCTIONS = (
     "zettelmem is a long-term memory. Use remember/recall for free-text memories (recall says why each hit "
@@ -71,8 +72,12 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def build_server(mem: AsyncMemory, config: ServerConfig) -> MCPServer:
-    """An MCP server over ``mem`` (tools, resources, and token auth over HTTP)."""
+def build_server(mem: AsyncMemory, config: ServerConfig, index: KGIndex | None = None) -> MCPServer:
+    """An MCP server over ``mem`` (tools, resources, and token auth over HTTP).
+
+    ``index`` is the knowledge-graph name index (default: ``<home>/mcp_kg.sqlite``,
+    left open for the life of the process).
+    """
     table: TokenTable | None = None
     if config.transport == "http":
         if config.tokens is not None:
@@ -89,7 +94,7 @@ def build_server(mem: AsyncMemory, config: ServerConfig) -> MCPServer:
         auth=AuthSettings(issuer_url=AnyHttpUrl(base), resource_server_url=AnyHttpUrl(f"{base}/mcp")) if table is not None else None,
         log_level="WARNING",
     )
-    index = KGIndex(Path(mem.settings.home) / "mcp_kg.sqlite")
+    index = index or KGIndex(Path(mem.settings.home) / INDEX_FILE)
     backend = Backend(mem=mem, kg=KnowledgeGraphMap(mem, index), bound=config.scope, authenticated=table is not None)
     register_reference_tools(server, backend)
     register_verbs(server, backend)
@@ -100,12 +105,16 @@ def build_server(mem: AsyncMemory, config: ServerConfig) -> MCPServer:
 async def serve(settings: Settings, config: ServerConfig) -> None:
     """Open the memory, serve until the client or a signal ends it, close the memory."""
     mem = AsyncMemory(settings)
+    index: KGIndex | None = None
     try:
-        server = build_server(mem, config)
+        index = KGIndex(Path(mem.settings.home) / INDEX_FILE)
+        server = build_server(mem, config, index)
         if config.transport == "stdio":
             await server.run_stdio_async()
         else:
             log.warning("zettelmem MCP server on http://%s:%d/mcp", config.host, config.port)
             await server.run_streamable_http_async(host=config.host, port=config.port)
     finally:
+        if index is not None:
+            index.close()
         await mem.aclose()
