@@ -138,6 +138,9 @@ async def reference_sequence(session: ClientSession) -> None:
                                   {"from": "Ana", "to": "Acme", "relationType": "founded"}]
     found = await call(session, "search_nodes", {"query": "anvil"})
     assert [e["name"] for e in found["entities"]] == ["Acme"] and len(found["relations"]) == 2
+    found = await call(session, "search_nodes", {"query": "where does Ana live"})  # no substring match: terms
+    assert "Ana" in [e["name"] for e in found["entities"]]
+    assert (await call(session, "search_nodes", {"query": "zeppelin"}))["entities"] == []
     opened = await call(session, "open_nodes", {"names": ["Ana", "Ghost"]})
     assert [e["name"] for e in opened["entities"]] == ["Ana"] and len(opened["relations"]) == 2
     # the entities are memories too: recall finds an observation, with its entity linked
