@@ -40,6 +40,7 @@ from zettelmem.filters import Filter
 from zettelmem.models import Change, Link, Note, Relation, Scope
 from zettelmem.stores.base import DeleteLinks, GraphStore, PutLinks
 from zettelmem.stores.base import DeleteNotes as DeleteNotesOp
+from zettelmem.telemetry import instrument
 from zettelmem.text import clean_content
 from zettelmem.vectors.base import VectorIndex
 
@@ -67,6 +68,7 @@ def lexical_corpus(graph: GraphStore, scope: Scope) -> tuple[list[Note], dict[st
     return notes, threads
 
 
+@instrument  # OpenTelemetry gen_ai.memory spans when the otel extra is installed (zettelmem.telemetry)
 class AsyncMemory:
     """The async core. Use :class:`zettelmem.Memory` for the sync facade."""
 
