@@ -165,7 +165,7 @@ class PipelineMixin(EvolutionMixin):
         prev = working.get(prev_id) or (await self.graph.aget_notes(item.scope, [prev_id]))[0]
         if prev is None:
             return
-        stored = await asyncio.to_thread(self.vectors.get_vectors, [prev_id])
+        stored = await asyncio.to_thread(self.vectors.get_vectors, [prev_id], item.scope)
         pvec = stored.get(prev_id)
         if pvec is None:  # written in this chunk: embed its text (rare, one text)
             pvec = (await self._embed([prev.embedding_text()]))[0]
