@@ -299,6 +299,8 @@ class ChromaVectorIndex:
         empty: list[list[VectorHit]] = [[] for _ in range(len(vectors))]
         if k <= 0 or len(vectors) == 0:
             return empty
+        if vectors.ndim != 2 or vectors.shape[1] != self.dims:
+            raise EmbeddingModelMismatch(f"query vector dims {vectors.shape[-1]} != index dims {self.dims}")
         flt = chroma_filter(where)
         res = self._on(scope.key, False, "query", query_embeddings=vectors.astype(np.float32), n_results=k,
                        where=flt, include=["distances"])

@@ -43,8 +43,9 @@ def legacy_collection(client: Any, index: str) -> Any | None:
     return None if "zm_scope" in meta or "zm_role" in meta else col
 
 
-def migrate_legacy(index: ChromaVectorIndex, legacy: Any, page: int = PAGE) -> dict[str, int]:
+def migrate_legacy(index: ChromaVectorIndex, legacy: Any, page: int | None = None) -> dict[str, int]:
     """Copy ``legacy`` into ``index``'s per-scope collections, verify, drop it; vectors per scope key."""
+    page = page or PAGE
     where = f"{index.where} (collection {legacy.name!r})"
     counts: dict[str, int] = {}
     offset = 0
