@@ -10,10 +10,10 @@ drop the old collection, and give the same answers, locally and on a server.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 import shutil
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
