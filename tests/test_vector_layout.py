@@ -183,8 +183,9 @@ def test_check_and_repair_scope_by_scope(mem: Memory) -> None:
     a, ghost = Scope(user_id="a"), Scope(user_id="ghost")
     ids = [r.note.id for r in mem.add_many(["alpha one", "alpha two", "alpha three"], scope=a)]
     index = mem.aio.vectors
+    assert isinstance(index, ChromaVectorIndex)
     index.delete([ids[0]], a)  # a note without its vector
-    index.upsert(["orphan"], np.ones((1, index.dims), dtype=np.float32),  # type: ignore[attr-defined]
+    index.upsert(["orphan"], np.ones((1, index.dims), dtype=np.float32),
                  [{"scope": ghost.key, "version": 1, "text_hash": "x"}])  # vectors of a scope with no notes
     report = mem.check()
     assert report.missing_vectors == [ids[0]] and report.orphan_vectors == ["orphan"] and not report.ok
