@@ -73,8 +73,8 @@ def _free_port() -> int:
 def chroma_server(url: str | None, tmp: Path) -> Iterator[tuple[str, int]]:
     """(host, port) of the Chroma server at ``url``, or of a ``chroma run`` started for the run."""
     if url:
-        host, _, port = url.removeprefix("http://").partition(":")
-        yield host, int(port or 8000)
+        host, _, given = url.removeprefix("http://").partition(":")
+        yield host, int(given or 8000)
         return
     exe = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
     if exe is None:
@@ -101,6 +101,8 @@ def chroma_server(url: str | None, tmp: Path) -> Iterator[tuple[str, int]]:
 
 
 def _settings(backend: str, home: Path, embedding: str, chroma: tuple[str, int] | None, index: str) -> Any:
+    from pydantic import SecretStr
+
     from zettelmem import Settings
     from zettelmem.config import ChromaServerConfig, HashingEmbeddingConfig, Neo4jConfig, OnnxEmbeddingConfig
 
@@ -110,7 +112,7 @@ def _settings(backend: str, home: Path, embedding: str, chroma: tuple[str, int] 
     if "NEO4J_URI" not in os.environ or chroma is None:
         raise SystemExit("the server backend needs NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD and a Chroma server")
     graph = Neo4jConfig(uri=os.environ["NEO4J_URI"], user=os.environ.get("NEO4J_USER", "neo4j"),
-                        password=os.environ.get("NEO4J_PASSWORD", ""))
+                        password=SecretStr(os.environ.get("NEO4J_PASSWORD", "")))
     return Settings(home=home, embedding=emb, use_llm=False, graph=graph,
                     vectors=ChromaServerConfig(host=chroma[0], port=chroma[1], collection=index))
 
