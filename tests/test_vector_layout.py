@@ -192,3 +192,22 @@ def test_check_and_repair_scope_by_scope(mem: Memory) -> None:
     assert mem.check(scope=a).orphan_vectors == [] and mem.check(scope=ghost).orphan_vectors == ["orphan"]
     fixed = mem.check(repair=True)
     assert fixed.repaired == 2 and mem.check().ok and index.scopes() == [a]
+
+
+def test_one_vector_write_per_add(mem: Memory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A single add writes its vector and its evolved neighbours' metadata in one index call."""
+    from bench.bench_common import synth_memories
+
+    index = mem.aio.vectors
+    calls: list[str] = []
+    for name in ("upsert", "update_metadata"):
+        real = getattr(index, name)
+        monkeypatch.setattr(index, name, lambda *a, _real=real, _name=name: (calls.append(_name), _real(*a))[1])
+    scope = Scope(user_id="loop")
+    for m in synth_memories(40):
+        before = len(calls)
+        mem.add(m["content"], scope, event_time=m["event_time"], provenance=m["provenance"])
+        assert calls[before:] == ["upsert"]
+    evolved = [n for n in mem.list(scope) if n.version > 1]
+    assert evolved, "the offline evolver rewrote no neighbour; the test needs one"
+    assert mem.check().ok  # the neighbours' vector metadata follow their new versions

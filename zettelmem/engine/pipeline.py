@@ -201,10 +201,12 @@ class PipelineMixin(EvolutionMixin):
         texts_changed = [i for i, n in enumerate(final_new) if n.embedding_text() != new[i].embedding_text()]
         if texts_changed:
             vecs[texts_changed] = await self._embed([final_new[i].embedding_text() for i in texts_changed])
-        await self._upsert_vectors(final_new, vecs)
         text_touched = {c.note_id for r in results for c in r.changes if "context" in c.after}
-        await self._reembed([n for n in evolved if n.id in text_touched])
-        await self._refresh_metadata([n for n in evolved if n.id not in text_touched])
+        reembed = [n for n in evolved if n.id in text_touched]
+        if reembed:
+            vecs = np.vstack([vecs, await self._embed([n.embedding_text() for n in reembed])])
+        await self._upsert_vectors([*final_new, *reembed], vecs,
+                                   refresh=[n for n in evolved if n.id not in text_touched])
         ops: list[Any] = [PutNotes(tuple(final_new + evolved))]
         for scope in {n.scope for n in final_new}:
             links = tuple(lk for r in results if r.note.scope == scope for lk in r.links)
@@ -217,10 +219,23 @@ class PipelineMixin(EvolutionMixin):
         for scope in {n.scope for n in final_new}:
             self.lexical.invalidate(scope)
 
-    async def _upsert_vectors(self, notes: Sequence[Note], vecs: np.ndarray) -> None:
+    async def _upsert_vectors(self, notes: Sequence[Note], vecs: np.ndarray, refresh: Sequence[Note] = ()) -> None:
+        """Write vectors, and the new metadata of ``refresh`` notes with their stored vectors, in one call.
+
+        One index write instead of an upsert plus a metadata update: each write
+        is a durable commit in Chroma, the dearest step of a single ``add``.
+        """
+        notes = list(notes)
+        for scope in {n.scope for n in refresh}:
+            mine = [n for n in refresh if n.scope == scope]
+            stored = await asyncio.to_thread(self.vectors.get_vectors, [n.id for n in mine], scope)
+            keep = [n for n in mine if n.id in stored]
+            if keep:
+                notes += keep
+                vecs = np.vstack([vecs[: len(notes) - len(keep)], [stored[n.id] for n in keep]])
         if notes:
             metas = [vector_metadata(n, text_hash(n)) for n in notes]
-            await asyncio.to_thread(self.vectors.upsert, [n.id for n in notes], vecs, metas)
+            await asyncio.to_thread(self.vectors.upsert, [n.id for n in notes], vecs[: len(notes)], metas)
 
     async def _refresh_metadata(self, notes: Sequence[Note]) -> None:
         if notes:
