@@ -200,9 +200,18 @@ def test_one_vector_write_per_add(mem: Memory, monkeypatch: pytest.MonkeyPatch) 
 
     index = mem.aio.vectors
     calls: list[str] = []
-    for name in ("upsert", "update_metadata"):
+
+    def spy(name: str) -> Any:
         real = getattr(index, name)
-        monkeypatch.setattr(index, name, lambda *a, _real=real, _name=name: (calls.append(_name), _real(*a))[1])
+
+        def call(*args: Any) -> Any:
+            calls.append(name)
+            return real(*args)
+
+        return call
+
+    for name in ("upsert", "update_metadata"):
+        monkeypatch.setattr(index, name, spy(name))
     scope = Scope(user_id="loop")
     for m in synth_memories(40):
         before = len(calls)
