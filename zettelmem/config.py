@@ -63,7 +63,11 @@ class Neo4jConfig(BaseModel):
 
 
 class ChromaLocalConfig(BaseModel):
-    """Chroma ``PersistentClient`` in ``<home>/chroma`` (or ``path``)."""
+    """Chroma ``PersistentClient`` in ``<home>/chroma`` (or ``path``), locked while open.
+
+    ``collection`` names this memory's vectors: each scope gets its own Chroma
+    collection, named from it and the scope (see :mod:`zettelmem.vectors.chroma`).
+    """
 
     mode: Literal["local"] = "local"
     path: Path | None = None
@@ -71,7 +75,12 @@ class ChromaLocalConfig(BaseModel):
 
 
 class ChromaServerConfig(BaseModel):
-    """A Chroma server started with ``chroma run``."""
+    """A Chroma server started with ``chroma run``.
+
+    ``collection`` names this memory's vectors on the server (one Chroma
+    collection per scope is named from it): memories sharing a server need
+    different names, and never read or delete each other's collections.
+    """
 
     mode: Literal["server"] = "server"
     host: str = "127.0.0.1"
