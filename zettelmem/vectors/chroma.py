@@ -176,19 +176,18 @@ class ChromaVectorIndex:
                 self._cache.move_to_end(key)
                 return col
         name = collection_name(self.index, key)
-        if create:
+        try:
+            col = self._client.get_collection(name, embedding_function=None)
+        except Exception as exc:
+            if not _not_found(exc):
+                raise self._wrap("open", exc) from exc
+            if not create:
+                return None
             # registered first: a registry record without its collection is harmless
             self._call("register", self._registry.upsert, ids=[name], embeddings=np.ones((1, 1), dtype=np.float32),
                        metadatas=[{"zm_scope": key}])
             col = self._call("open", self._client.get_or_create_collection, name, metadata=self._col_meta(key),
                              embedding_function=None)
-        else:
-            try:
-                col = self._client.get_collection(name, embedding_function=None)
-            except Exception as exc:
-                if _not_found(exc):
-                    return None
-                raise self._wrap("open", exc) from exc
         self._check(col, key)
         with self._mutex:
             self._cache[key] = col
