@@ -262,7 +262,7 @@ class AsyncMemory:
             if missing:
                 raise NoteNotFound(f"no note {missing[0]!r} in scope {scope}")
             n = (await self.graph.abatch([DeleteNotesOp(scope, tuple(found))]))[0]
-            await asyncio.to_thread(self.vectors.delete, found)
+            await asyncio.to_thread(self.vectors.delete, found, scope)
             self.lexical.invalidate(scope)
             return int(n)
 
@@ -297,7 +297,7 @@ class AsyncMemory:
         counts = await asyncio.to_thread(self.graph.count, scope)
         return {
             **counts,
-            "vectors": await asyncio.to_thread(self.vectors.count),
+            "vectors": await asyncio.to_thread(self.vectors.count, scope),
             "graph_backend": self.graph.name,
             "embedding_model": self.embedder.model_id,
             "agents": self.agents.name,
