@@ -316,7 +316,7 @@ mem.add("Ana keeps her locker key at the gym.")
 secret = mem.add(f"Ana's locker key is with {marker} Vandermeer at the gym.").note
 print(secret.id, flush=True)
 vectors = mem.aio.parts.vectors
-vectors.delete = lambda ids: os.kill(os.getpid(), signal.SIGKILL)  # dies right after the graph commit
+vectors.delete = lambda ids, scope: os.kill(os.getpid(), signal.SIGKILL)  # dies right after the graph commit
 mem.forget(secret.id, hard=True)
 """
 

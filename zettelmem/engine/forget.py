@@ -135,10 +135,10 @@ async def _hard(parts: EngineParts, notes: list[Note], scope: Scope) -> ForgetRe
     ops: list[Any] = [PutChanges(scope, tuple(scrubbed))] if scrubbed else []
     ops.append(DeleteNotes(scope, tuple(sorted(ids))))
     # one transaction: erased, scrubbed and the rest of the job recorded, or none of it
-    ops.append(PutMeta(pending_key(parts), json.dumps(sorted(ids))))
+    ops.append(PutMeta(pending_key(parts), json.dumps({"scope": scope.key, "ids": sorted(ids)})))
     await parts.graph.abatch(ops)
     parts.lexical.invalidate(scope)
-    await asyncio.to_thread(finish_erase, parts, sorted(ids))
+    await asyncio.to_thread(finish_erase, parts, scope, sorted(ids))
     return ForgetReport(forgotten=sorted(ids), hard=True, scrubbed_changes=len(scrubbed),
                         message=f"erased {len(ids)} note(s); {len(scrubbed)} change(s) of linked notes scrubbed")
 
@@ -148,7 +148,7 @@ def pending_key(parts: EngineParts) -> str:
     return f"erase\x1fpending\x1f{getattr(parts.vectors, 'where', '')}"
 
 
-def finish_erase(parts: EngineParts, ids: list[str]) -> None:
+def finish_erase(parts: EngineParts, scope: Scope, ids: list[str]) -> None:
     """After the graph commit: delete the vectors, compact the stores, clear the pending record.
 
     Every step is idempotent, so a run cut short (``kill -9``) is finished by
@@ -157,17 +157,18 @@ def finish_erase(parts: EngineParts, ids: list[str]) -> None:
     from zettelmem.config import ChromaLocalConfig
     from zettelmem.vectors.erase import scrub_local_chroma
 
-    parts.vectors.delete(ids)
+    parts.vectors.delete(ids, scope)
     parts.graph.compact()
     if isinstance(parts.settings.vectors, ChromaLocalConfig) and type(parts.vectors).__name__ == "ChromaVectorIndex":
         scrub_local_chroma(parts.settings.chroma_path(), ids)
-    parts.graph.put_meta(pending_key(parts), "[]")
+    parts.graph.put_meta(pending_key(parts), "{}")
 
 
 def resume_erase(parts: EngineParts) -> list[str]:
     """Finish a hard forget that was interrupted after its graph commit; returns the ids finished."""
     raw = parts.graph.get_meta(pending_key(parts))
-    ids = [str(i) for i in json.loads(raw)] if raw else []
+    job = json.loads(raw) if raw else {}
+    ids = [str(i) for i in job.get("ids", [])]
     if ids:
-        finish_erase(parts, ids)
+        finish_erase(parts, Scope.from_key(job["scope"]), ids)
     return ids
