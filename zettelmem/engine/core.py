@@ -23,7 +23,6 @@ from zettelmem.config import Settings
 from zettelmem.embeddings import Embedder
 from zettelmem.engine.evolution import USER
 from zettelmem.engine.factory import open_backends, pick_agents
-from zettelmem.engine.lexical import LexicalIndex
 from zettelmem.engine.pipeline import PipelineMixin, text_hash
 from zettelmem.engine.results import AddResult, CheckReport, SearchHit
 from zettelmem.errors import ConflictError, InvalidInput, LinkNotFound, NoteNotFound, ScopeMismatch
@@ -54,19 +53,8 @@ class AsyncMemory(PipelineMixin):
         self.settings = settings or Settings()
         self.graph, self.vectors, self.embedder = open_backends(self.settings, graph, vectors, embedder)
         self.agents = agents or pick_agents(self.settings)
-        self.lexical = LexicalIndex(self._lexical_corpus)
         self._write_lock = asyncio.Lock()
         self._closed = False
-
-    def _lexical_corpus(self, scope: Scope) -> tuple[list[Note], dict[str, str]]:
-        """Notes of a scope and, per note, the content of the note it answers or follows."""
-        notes = self.graph.list_notes(scope)
-        by_id = {n.id: n for n in notes}
-        threads: dict[str, str] = {}
-        for lk in self.graph.links_of(scope, list(by_id), direction="out"):
-            if lk.relation in (Relation.ANSWERS, Relation.FOLLOWS) and lk.target in by_id:
-                threads[lk.source] = by_id[lk.target].content
-        return notes, threads
 
     # -- lifecycle ------------------------------------------------------------------
     async def aclose(self) -> None:
@@ -210,7 +198,6 @@ class AsyncMemory(PipelineMixin):
         else:
             await self._refresh_metadata([new])
         await self.graph.abatch([PutNotes((new,)), PutChanges(note.scope, (change,))])
-        self.lexical.invalidate(note.scope)
         return change
 
     async def revert(self, change_id: str, scope: Scope | None = None) -> Change:
@@ -235,7 +222,6 @@ class AsyncMemory(PipelineMixin):
                 raise NoteNotFound(f"no note {missing[0]!r} in scope {scope}")
             n = (await self.graph.abatch([DeleteNotesOp(scope, tuple(found))]))[0]
             await asyncio.to_thread(self.vectors.delete, found)
-            self.lexical.invalidate(scope)
             return int(n)
 
     async def link(self, source: str, target: str, scope: Scope | None = None, *,

@@ -20,7 +20,7 @@ def open_graph(settings: Settings) -> GraphStore:
         return Neo4jGraphStore(g)
     from zettelmem.stores.networkx_store import NetworkXGraphStore
 
-    return NetworkXGraphStore(settings.graph_path(), synchronous=g.synchronous)
+    return NetworkXGraphStore(settings.graph_path(), synchronous=g.synchronous, cache_size=g.note_cache)
 
 
 def open_vectors(settings: Settings, embedder: Embedder) -> VectorIndex:

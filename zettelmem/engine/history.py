@@ -71,7 +71,6 @@ async def evolve_pass(mem: AsyncMemory, scope: Scope, note_ids: Sequence[str] | 
     all_changes = tuple(c for r in results for c in (*r.changes, *r.rejected))
     if all_changes:
         await mem.graph.abatch([PutNotes(tuple(changed)), PutChanges(scope, all_changes)])
-        mem.lexical.invalidate(scope)
     return results
 
 

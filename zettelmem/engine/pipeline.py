@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from zettelmem.agents.base import AgentSuite
     from zettelmem.config import Settings
     from zettelmem.embeddings import Embedder
-    from zettelmem.engine.lexical import LexicalIndex
     from zettelmem.stores.base import GraphStore
     from zettelmem.vectors.base import VectorIndex
 
@@ -44,14 +43,13 @@ def tail_key(scope: Scope, session: str) -> str:
 
 
 class PipelineMixin(EvolutionMixin):
-    """Ingest for AsyncMemory (uses its graph, vectors, embedder, agents, lexical)."""
+    """Ingest for AsyncMemory (uses its graph, vectors, embedder, agents)."""
 
     settings: Settings
     graph: GraphStore
     vectors: VectorIndex
     embedder: Embedder
     agents: AgentSuite
-    lexical: LexicalIndex
 
     def _usage(self) -> dict[str, int]:
         meter = self.agents.extra.get("meter")
@@ -214,8 +212,6 @@ class PipelineMixin(EvolutionMixin):
         await self.graph.abatch(ops)
         for r in results:
             r.note = working[r.note.id]
-        for scope in {n.scope for n in final_new}:
-            self.lexical.invalidate(scope)
 
     async def _upsert_vectors(self, notes: Sequence[Note], vecs: np.ndarray) -> None:
         if notes:

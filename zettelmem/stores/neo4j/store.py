@@ -27,7 +27,9 @@ from zettelmem.errors import (
     StoreError,
     ZettelmemError,
 )
+from zettelmem.models import Note
 from zettelmem.stores.base import GraphStore, Op
+from zettelmem.stores.lexical import THREAD_RELATIONS
 from zettelmem.stores.neo4j import cypher
 from zettelmem.stores.neo4j.migrations import check_schema, migrate
 
@@ -114,8 +116,25 @@ class Neo4jGraphStore(GraphStore):
         """Like :meth:`setup`, returning the ids of the migrations it applied."""
         with self._errors("migrate"):
             applied = migrate(self._driver, self.database)
+            self._backfill_text()
         self._schema_ok = True
         return applied
+
+    def _backfill_text(self) -> None:
+        """Give notes written before migration 0003 their full-text properties (idempotent)."""
+        rows = self._transaction(lambda tx: tx.run(
+            "MATCH (n:Note) WHERE n.text_scope IS NULL RETURN n.id AS id, n.data AS data").data(),
+            False, "full-text backfill")
+        for start in range(0, len(rows), self.config.batch_size):
+            chunk = [Note.model_validate_json(r["data"]) for r in rows[start : start + self.config.batch_size]]
+            props = [{"id": n.id, "props": cypher.text_props(n)} for n in chunk]
+
+            def work(tx: Any, props: list[dict[str, Any]] = props) -> None:
+                tx.run("UNWIND $rows AS row MATCH (n:Note {id: row.id}) SET n += row.props", rows=props).consume()
+                tx.run(cypher.Q_THREAD_AFTER_PUT, ids=[p["id"] for p in props],
+                       rels=list(THREAD_RELATIONS)).consume()
+
+            self._transaction(work, True, "full-text backfill")
 
     def check_schema(self) -> None:
         """Raise :class:`SchemaVersionError` unless the schema is fully migrated."""
