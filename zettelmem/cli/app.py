@@ -389,8 +389,9 @@ def check(
         print_json({**report.model_dump(mode="json"), "ok": report.ok})
     else:
         console.print(f"notes {report.notes}, vectors {report.vectors}; missing {len(report.missing_vectors)}, "
-                      f"orphan {len(report.orphan_vectors)}, stale {len(report.stale_vectors)}; "
-                      f"repaired {report.repaired}")
+                      f"orphan {len(report.orphan_vectors)}, stale {len(report.stale_vectors)}; full-text rows "
+                      f"missing {len(report.missing_text)}, stale {len(report.stale_text)}, "
+                      f"orphan {len(report.orphan_text)}; repaired {report.repaired}")
         console.print("[green]ok[/]" if report.ok else "[yellow]problems found[/]" +
                       ("" if repair else " (run with --repair)"))
     if not report.ok and not (repair and report.repaired):

@@ -75,7 +75,8 @@ async def evolve_pass(mem: AsyncMemory, scope: Scope, note_ids: Sequence[str] | 
 
 
 async def check_and_repair(mem: AsyncMemory, repair: bool, scope: Scope | None = None) -> CheckReport:
-    """Compare every note (of ``scope``, or of all scopes) with its vector (presence, version, text)."""
+    """Compare every note (of ``scope``, or of all scopes) with its vector (presence, version, text)
+    and with its full-text row in the graph store."""
     from zettelmem.engine.core import text_hash
 
     report = CheckReport()
@@ -93,9 +94,13 @@ async def check_and_repair(mem: AsyncMemory, repair: bool, scope: Scope | None =
         if meta.get("version") != n.version or meta.get("text_hash") != text_hash(n) or meta.get("scope") != n.scope.key:
             report.stale_vectors.append(note_id)
     report.stale_vectors.sort()
-    if repair and not report.ok:
+    text = await asyncio.to_thread(mem.graph.check_text_index, scope, repair)
+    report.missing_text, report.stale_text, report.orphan_text = text["missing"], text["stale"], text["orphan"]
+    if repair:
+        report.repaired += sum(len(v) for v in text.values())
+    if repair and (report.missing_vectors or report.stale_vectors or report.orphan_vectors):
         fix = [notes[i] for i in report.missing_vectors + report.stale_vectors]
         await mem._reembed(fix)
         await asyncio.to_thread(mem.vectors.delete, report.orphan_vectors)
-        report.repaired = len(fix) + len(report.orphan_vectors)
+        report.repaired += len(fix) + len(report.orphan_vectors)
     return report
