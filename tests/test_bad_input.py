@@ -129,8 +129,8 @@ def test_corrupt_record_is_a_clear_error(tmp_path):
     con.execute("UPDATE notes SET data = '{broken'")
     con.commit()
     con.close()
-    with pytest.raises(StoreCorrupt, match="unreadable record"):
-        Memory(Settings(home=home))
+    with Memory(Settings(home=home)) as m, pytest.raises(StoreCorrupt, match="unreadable record"):
+        m.list(S)  # notes are read on demand (not all held in memory): refused when read
 
 
 def test_other_embedding_model_is_refused(tmp_path):

@@ -163,16 +163,22 @@ class NetworkXGraphStore(GraphStore):
             chunk = missing[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
             for note_id, data in self._db.execute(f"SELECT id, data FROM notes WHERE id IN ({marks})", chunk):
-                note = Note.model_validate_json(data)
+                note = self._parse(data)
                 out[note_id] = note
                 self._remember(note)
         return out
+
+    def _parse(self, data: str) -> Note:
+        try:
+            return Note.model_validate_json(data)
+        except ValidationError as exc:
+            raise StoreCorrupt(f"graph store {self.path} holds an unreadable record: {exc}") from exc
 
     def _scope_notes(self, scope: Scope, sql_tail: str = "", params: Sequence[Any] = ()) -> Iterator[Note]:
         """Stream the notes of a scope, oldest first (not cached: a list must not flush the cache)."""
         query = "SELECT data FROM notes WHERE scope = ? ORDER BY seq" + sql_tail
         for data, in self._db.execute(query, (scope.key, *params)):
-            yield Note.model_validate_json(data)
+            yield self._parse(data)
 
     def _links(self, scope: Scope, ids: Sequence[str], direction: str) -> list[Link]:
         seen: dict[tuple[str, str, str], Link] = {}
@@ -196,6 +202,8 @@ class NetworkXGraphStore(GraphStore):
                     return [self._read(op) for op in ops]
                 except sqlite3.DatabaseError as exc:
                     raise StoreError(f"graph store read failed: {exc}") from exc
+                except ValidationError as exc:
+                    raise StoreCorrupt(f"graph store {self.path} holds an unreadable record: {exc}") from exc
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 results = [self._execute(op) for op in ops]
@@ -427,7 +435,7 @@ class NetworkXGraphStore(GraphStore):
             stale: list[str] = []
             cols = ", ".join(("note_id", "scope", *FIELDS))
             for seq, data in self._db.execute(f"SELECT seq, data FROM notes{where} ORDER BY seq", params).fetchall():
-                note = Note.model_validate_json(data)
+                note = self._parse(data)
                 found = self._db.execute(f"SELECT {cols} FROM notes_fts WHERE rowid = ?", (seq,)).fetchone()
                 if found is None:
                     missing.append(note.id)
