@@ -35,5 +35,16 @@ def test_notes_written_before_the_fulltext_index_are_backfilled(neo4j_store: Any
         thread = {i for i, _ in neo4j_store.search_text(scope, "aurora", 5, "thread")}
         assert thread == {question.id, answer.id}
         assert neo4j_store.migrate() == []  # idempotent
+        assert neo4j_store.check_text_index(scope) == {"missing": [], "stale": [], "orphan": []}
+
+        # check finds what disagrees with the notes, and repair rewrites it
+        neo4j_store.run_cypher("MATCH (n:Note {id: $id}) SET n.text_thread = 'stale', n.text_tags = null",
+                               {"id": answer.id})
+        neo4j_store.run_cypher("MATCH (n:Note {id: $id}) REMOVE n.text_scope", {"id": question.id})
+        found = neo4j_store.check_text_index(scope)
+        assert found == {"missing": [question.id], "stale": [answer.id], "orphan": []}
+        assert neo4j_store.check_text_index(scope, repair=True) == found
+        assert neo4j_store.check_text_index(scope) == {"missing": [], "stale": [], "orphan": []}
+        assert {i for i, _ in neo4j_store.search_text(scope, "aurora", 5, "thread")} == {question.id, answer.id}
     finally:
         purge_neo4j(neo4j_store, [scope], tag)

@@ -71,5 +71,5 @@ def field_texts(note: Note, thread: str) -> dict[str, str]:
 
 
 def thread_text(contents: Iterable[tuple[str, str]]) -> str:
-    """A thread from ``(note id, content)`` of the notes answered or followed, ordered by id."""
-    return "\n".join(text for _, text in sorted(contents))
+    """A thread from ``(note id, content)`` of the notes answered or followed: each once, ordered by id."""
+    return "\n".join(text for _, text in sorted(dict(contents).items()))

@@ -511,6 +511,8 @@ class GraphStoreConformance:
         store.delete_notes(scope, [question.id])
         assert store.search_text(scope, "glacier", 5, "thread") == []
         assert {i for i, _ in store.search_text(scope, "sunday", 5, "thread")} == {answer.id, follow.id}
+        store.put_links(scope, [Link(source=follow.id, target=answer.id, relation=Relation.ANSWERS)])  # 2 relations
+        assert store.check_text_index(scope) == {"missing": [], "stale": [], "orphan": []}
 
     def test_search_text_is_scoped_and_filtered(self, store: GraphStore, new_scope: Any) -> None:
         s1, s2, empty = new_scope("a"), new_scope("ab"), new_scope("abc")

@@ -343,7 +343,7 @@ Q_LIST_SCOPES = "MATCH (n:Note) RETURN DISTINCT n.scope AS scope"
 # Rewrite ``n.text_thread`` from the notes ``n`` answers or follows ({skip}: targets going away).
 _SET_THREAD = """
 OPTIONAL MATCH (n)-[t:LINK]->(m:Note) WHERE t.relation IN $rels AND m.scope = n.scope{skip}
-WITH n, m ORDER BY m.id
+WITH DISTINCT n, m ORDER BY m.id
 WITH n, collect(m.content) AS texts
 SET n.text_thread = CASE size(texts) WHEN 0 THEN null
     ELSE reduce(acc = head(texts), x IN tail(texts) | acc + '\n' + x) END
@@ -371,6 +371,17 @@ MATCH (n:Note)-[r:LINK]->(x:Note)
 WHERE x.id IN $ids AND x.scope = $scope AND n.scope = $scope AND r.relation IN $rels AND NOT n.id IN $ids
 WITH DISTINCT n
 """ + _SET_THREAD.format(skip=" AND NOT m.id IN $ids")
+
+# What ``check`` compares: each note's indexed properties and the thread it should have.
+Q_TEXT_STATE = """
+MATCH (n:Note) WHERE $scope IS NULL OR n.scope = $scope
+OPTIONAL MATCH (n)-[t:LINK]->(m:Note) WHERE t.relation IN $rels AND m.scope = n.scope
+WITH DISTINCT n, m ORDER BY m.id
+WITH n, collect(m.content) AS texts
+RETURN n.data AS data, n.content AS content, n.context AS context, n.text_keywords AS text_keywords,
+       n.text_tags AS text_tags, n.text_entities AS text_entities, n.text_scope AS text_scope,
+       n.text_thread AS text_thread, texts
+"""
 
 Q_SEARCH_TEXT = """
 CALL db.index.fulltext.queryNodes($index, $query, $options) YIELD node, score
