@@ -19,12 +19,11 @@ from typing import Any
 
 import httpx2
 import pytest
+from conftest import free_port
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import ReadResourceResult, TextResourceContents
-
-from tests.conftest import free_port
 
 ALICE = "alice-token-0123456789abcdef"
 BOB = "bob-token-0123456789abcdef01"
