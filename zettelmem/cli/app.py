@@ -113,12 +113,16 @@ def ingest(
     evolve: Annotated[bool, typer.Option("--evolve/--no-evolve", help="Let linked notes evolve.")] = True,
     speaker_prefix: Annotated[bool, typer.Option(
         "--speaker-prefix", help="Store 'Speaker: text' so each memory says who spoke.")] = False,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="List the lines skipped because an earlier run stored them.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest a JSONL file of memories, with a progress bar.
 
-    Each line: {"content": ...} plus optional speaker, session, turn, time (ISO 8601),
+    Each line: {"content": ...} plus optional id, speaker, session, turn, time (ISO 8601),
     tags, metadata, memory_type, source. Every line is checked before anything is stored.
+    Lines already stored (same id, else same file name and text) are skipped, so a rerun
+    after an interruption adds only what is missing.
     """
     from zettelmem.cli._ingest import ingest_records
     from zettelmem.cli.jsonl import read_jsonl
@@ -130,13 +134,20 @@ def ingest(
     with st.memory() as mem:
         report = ingest_records(mem, records, st.scope, batch_size=batch_size, evolve=evolve,
                                 console=err_console, label=f"ingesting {file.name}")
+    from zettelmem.cli._ingest import line_ranges
+
     s = report.summary()
+    if resume:
+        s["skipped_lines"] = {str(line): note_id for line, note_id in report.skipped.items()}
     if st.json or as_json:
         print_json(s)
         return
     console.print(f"Ingested [bold]{s['notes']}[/] memories into {st.scope}: {s['links']} links, "
                   f"{s['evolutions']} evolutions ({s['rejected']} proposals rejected), "
                   f"{s['tagged']} tagged, in {s['seconds']:.1f} s.")
+    if report.skipped:
+        lines = f": lines {line_ranges(list(report.skipped))}" if resume else " (--resume lists them)"
+        console.print(f"Skipped {len(report.skipped)} lines stored by an earlier run{lines}.", markup=False)
 
 
 @app.command()

@@ -9,14 +9,16 @@ from typing import TYPE_CHECKING
 
 from zettelmem.agents.base import Candidate
 from zettelmem.engine.results import AddResult, CheckReport
-from zettelmem.errors import NoteNotFound
+from zettelmem.errors import NoteNotFound, StoreCorrupt
 from zettelmem.models import Change, MemoryType, Note, Scope, _aware
 from zettelmem.stores.base import PutChanges, PutNotes
 
 if TYPE_CHECKING:
     from zettelmem.engine.core import AsyncMemory
 
-__all__ = ["check_and_repair", "evolve_pass", "note_as_of"]
+__all__ = ["MIGRATION_MARKER", "check_and_repair", "evolve_pass", "note_as_of"]
+
+MIGRATION_MARKER = "migration_in_progress"  # graph meta set by ``migrate_store`` until verified
 
 
 def note_as_of(note: Note, changes: Sequence[Change], when: datetime) -> Note:
@@ -75,16 +77,45 @@ async def evolve_pass(mem: AsyncMemory, scope: Scope, note_ids: Sequence[str] | 
     return results
 
 
-async def check_and_repair(mem: AsyncMemory, repair: bool, scope: Scope | None = None) -> CheckReport:
-    """Compare every note (of ``scope``, or of all scopes) with its vector (presence, version, text)."""
+async def _owned_scopes(mem: AsyncMemory) -> list[Scope]:
+    """The scopes a whole-store check looks at: never another home's data on a shared server.
+
+    An embedded graph belongs to this home: its scopes. A server graph (Neo4j) may hold
+    other homes' memories, whose vectors live elsewhere: only the scopes this home's
+    vector index holds vectors of.
+    """
+    from zettelmem.config import NetworkXConfig
+
+    if isinstance(mem.settings.graph, NetworkXConfig):
+        return await asyncio.to_thread(mem.graph.scopes)
+    ids = sorted(await asyncio.to_thread(mem.vectors.ids, None))
+    metas = await asyncio.to_thread(mem.vectors.metadata, ids)
+    keys = {str(m.get("scope")) for m in metas.values() if m.get("scope")}
+    return sorted((Scope.from_key(k) for k in keys if k.count("\x1f") == 2), key=lambda s: s.key)
+
+
+async def check_and_repair(mem: AsyncMemory, repair: bool, scope: Scope | None = None, *,
+                           force: bool = False) -> CheckReport:
+    """Compare every note (of ``scope``, or of this home's scopes) with its vector.
+
+    ``repair`` re-embeds missing and stale vectors (rebuildable from the notes) and
+    deletes orphan vectors; if the orphans outnumber the notes left (the sign of a lost
+    or replaced graph), it refuses with :class:`StoreCorrupt` unless ``force``.
+    """
     from zettelmem.engine.core import text_hash
 
     report = CheckReport()
+    marker = await asyncio.to_thread(mem.graph.get_meta, MIGRATION_MARKER)
+    if marker:
+        report.interrupted_migration = marker
     notes: dict[str, Note] = {}
-    for each in [scope] if scope is not None else await asyncio.to_thread(mem.graph.scopes):
+    scopes = [scope] if scope is not None else await _owned_scopes(mem)
+    vector_ids: set[str] = set()
+    for each in scopes:
         for n in await asyncio.to_thread(mem.graph.list_notes, each):
             notes[n.id] = n
-    vector_ids = await asyncio.to_thread(mem.vectors.ids, scope)
+        vector_ids |= await asyncio.to_thread(mem.vectors.ids, each)
+    report.scopes = len(scopes)
     report.notes, report.vectors = len(notes), len(vector_ids)
     report.missing_vectors = sorted(set(notes) - vector_ids)
     report.orphan_vectors = sorted(vector_ids - set(notes))
@@ -94,7 +125,13 @@ async def check_and_repair(mem: AsyncMemory, repair: bool, scope: Scope | None =
         if meta.get("version") != n.version or meta.get("text_hash") != text_hash(n) or meta.get("scope") != n.scope.key:
             report.stale_vectors.append(note_id)
     report.stale_vectors.sort()
-    if repair and not report.ok:
+    if repair and not report.vectors_ok:
+        if len(report.orphan_vectors) > len(notes) and not force:
+            raise StoreCorrupt(
+                f"repair would delete {len(report.orphan_vectors)} vectors that have no note, more than the "
+                f"{len(notes)} notes there are: if the graph was lost or replaced, restore it first; "
+                "repair with force (--force) to delete them anyway (nothing was changed)"
+            )
         fix = [notes[i] for i in report.missing_vectors + report.stale_vectors]
         await mem._reembed(fix)
         await asyncio.to_thread(mem.vectors.delete, report.orphan_vectors)

@@ -18,6 +18,7 @@ import numpy as np
 from zettelmem.agents.base import Candidate, Decision, EvolutionProposal, MemoryInput, NoteDraft
 from zettelmem.engine.evolution import USER, EvolutionMixin
 from zettelmem.engine.guards import clean_labels
+from zettelmem.engine.ingest_keys import key_ops
 from zettelmem.engine.results import AddResult, Usage
 from zettelmem.models import Note, Scope, new_id
 from zettelmem.stores.base import PutChanges, PutLinks, PutMeta, PutNotes
@@ -177,11 +178,12 @@ class PipelineMixin(EvolutionMixin):
         return Note(
             id=note_id or new_id(),
             content=item.content,
-            keywords=clean_labels(d.keywords, cap_k),
-            tags=clean_labels([*item.tags, *d.tags], cap_t + len(item.tags)),
+            keywords=clean_labels(d.keywords, cap_k, made=True),
+            tags=clean_labels(item.tags, len(item.tags)) + clean_labels(
+                [t for t in d.tags if t.lower() not in {u.lower() for u in item.tags}], cap_t, made=True),
             context=d.context.strip()[:500],
             memory_type=item.memory_type or d.memory_type,
-            entities=clean_labels(d.entities, 20),
+            entities=clean_labels(d.entities, 20, made=True),
             scope=item.scope,
             event_time=item.event_time or d.event_time,
             valid_from=item.event_time or d.event_time,
@@ -211,6 +213,7 @@ class PipelineMixin(EvolutionMixin):
             changes = tuple(c for r in results if r.note.scope == scope for c in (*r.changes, *r.rejected))
             ops += [PutLinks(scope, links), PutChanges(scope, changes)]
         ops += [PutMeta(key, value) for key, value in tails.items()]
+        ops += key_ops(final_new)  # idempotency keys commit with their notes
         await self.graph.abatch(ops)
         for r in results:
             r.note = working[r.note.id]

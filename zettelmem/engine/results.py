@@ -81,7 +81,13 @@ class CheckReport(BaseModel):
     orphan_vectors: list[str] = Field(default_factory=list)  # vector without note
     stale_vectors: list[str] = Field(default_factory=list)  # vector of an older version
     repaired: int = 0
+    scopes: int = 0  # scopes checked
+    interrupted_migration: str | None = None  # a ``migrate`` into this store started and did not finish
+
+    @property
+    def vectors_ok(self) -> bool:
+        return not (self.missing_vectors or self.orphan_vectors or self.stale_vectors)
 
     @property
     def ok(self) -> bool:
-        return not (self.missing_vectors or self.orphan_vectors or self.stale_vectors)
+        return self.vectors_ok and self.interrupted_migration is None
