@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from zettelmem import Memory, Scope, Settings, StoreCorrupt
+from zettelmem.config import HashingEmbeddingConfig
 from zettelmem.engine.identity import IDENTITY_FILE
 
 S = Scope(user_id="id")
@@ -61,15 +62,31 @@ def test_lost_vectors_are_rebuilt_by_repair(tmp_path):
 
 
 def test_repair_refuses_to_delete_more_orphans_than_notes_without_force(tmp_path):
+    from zettelmem.engine.history import ORPHAN_SLACK
+    from zettelmem.stores.base import DeleteNotes
+
     home = tmp_path / "h"
-    make(home, 6)
-    with Memory(Settings(home=home)) as m:
-        ids = [n.id for n in m.list(S)]
-        m.aio.graph.batch([__import__("zettelmem.stores.base", fromlist=["DeleteNotes"]).DeleteNotes(S, tuple(ids[:4]))])
+    n = ORPHAN_SLACK + 6
+    with Memory(Settings(home=home, embedding=HashingEmbeddingConfig(dims=32))) as m:
+        m.add_many([f"memory {i} about the lighthouse keeper" for i in range(n)], scope=S, evolve=False)
+        ids = [x.id for x in m.list(S)]
+        m.aio.graph.batch([DeleteNotes(S, tuple(ids[:-2]))])  # the graph lost all but two notes
         report = m.check()
-        assert len(report.orphan_vectors) == 4 and report.notes == 2
+        assert len(report.orphan_vectors) == n - 2 and report.notes == 2
         with pytest.raises(StoreCorrupt, match="force"):
             m.check(repair=True)
-        assert m.stats()["vectors"] == 6  # nothing deleted
-        assert m.check(repair=True, force=True).repaired == 4
+        assert m.stats()["vectors"] == n  # nothing deleted
+        assert m.check(repair=True, force=True).repaired == n - 2
+        assert m.check().ok
+
+
+def test_repair_deletes_the_orphans_a_crash_leaves(tmp_path):
+    home = tmp_path / "h"
+    with Memory(Settings(home=home, embedding=HashingEmbeddingConfig(dims=32))) as m:
+        m.add_many(["one note about the keeper"], scope=S)
+        import numpy as np
+
+        m.aio.vectors.upsert(["orphan-1", "orphan-2"], np.ones((2, 32), dtype=np.float32),
+                             [{"scope": S.key, "version": 1}] * 2)  # vectors written, graph commit never came
+        assert m.check(repair=True).repaired == 2
         assert m.check().ok

@@ -16,8 +16,9 @@ from zettelmem.stores.base import PutChanges, PutNotes
 if TYPE_CHECKING:
     from zettelmem.engine.core import AsyncMemory
 
-__all__ = ["MIGRATION_MARKER", "check_and_repair", "evolve_pass", "note_as_of"]
+__all__ = ["MIGRATION_MARKER", "ORPHAN_SLACK", "check_and_repair", "evolve_pass", "note_as_of"]
 
+ORPHAN_SLACK = 64  # orphan vectors one interrupted write may leave (the default batch)
 MIGRATION_MARKER = "migration_in_progress"  # graph meta set by ``migrate_store`` until verified
 
 
@@ -99,8 +100,9 @@ async def check_and_repair(mem: AsyncMemory, repair: bool, scope: Scope | None =
     """Compare every note (of ``scope``, or of this home's scopes) with its vector.
 
     ``repair`` re-embeds missing and stale vectors (rebuildable from the notes) and
-    deletes orphan vectors; if the orphans outnumber the notes left (the sign of a lost
-    or replaced graph), it refuses with :class:`StoreCorrupt` unless ``force``.
+    deletes orphan vectors (left by a crash between the vector write and the graph
+    commit); if the orphans outnumber the notes by more than :data:`ORPHAN_SLACK` (the
+    sign of a lost or replaced graph), it refuses with :class:`StoreCorrupt` unless ``force``.
     """
     from zettelmem.engine.core import text_hash
 
@@ -126,11 +128,12 @@ async def check_and_repair(mem: AsyncMemory, repair: bool, scope: Scope | None =
             report.stale_vectors.append(note_id)
     report.stale_vectors.sort()
     if repair and not report.vectors_ok:
-        if len(report.orphan_vectors) > len(notes) and not force:
+        if len(report.orphan_vectors) > len(notes) + ORPHAN_SLACK and not force:
             raise StoreCorrupt(
                 f"repair would delete {len(report.orphan_vectors)} vectors that have no note, more than the "
-                f"{len(notes)} notes there are: if the graph was lost or replaced, restore it first; "
-                "repair with force (--force) to delete them anyway (nothing was changed)"
+                f"{len(notes)} notes there are (a crash leaves at most one write's worth): if the graph was "
+                "lost or replaced, restore it first; repair with force (--force) to delete them anyway "
+                "(nothing was changed)"
             )
         fix = [notes[i] for i in report.missing_vectors + report.stale_vectors]
         await mem._reembed(fix)
