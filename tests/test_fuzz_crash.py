@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-
 from zettelmem import Memory, Scope, Settings
 from zettelmem.config import HashingEmbeddingConfig
 
