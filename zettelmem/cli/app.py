@@ -389,22 +389,47 @@ def stats(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 @guard
 def check(
     ctx: typer.Context,
-    repair: Annotated[bool, typer.Option("--repair", help="Fix what disagrees.")] = False,
+    repair: Annotated[bool, typer.Option(
+        "--repair", help="Fix what disagrees; an embedded store is salvaged first (unreadable records "
+                         "are moved to a quarantine table).")] = False,
+    only_scope: Annotated[bool, typer.Option(
+        "--scope", help="Only the scope given by --user/--agent/--namespace.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Let --repair delete more orphan vectors than there are notes.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check that graph and vectors agree (exit 1 if not)."""
+    """Check that graph and vectors agree (exit 1 if not).
+
+    Without --scope: every scope of an embedded store, or on a Neo4j server only the
+    scopes this home holds vectors of (never another memory's data).
+    """
+    from zettelmem.config import NetworkXConfig
+
     st = get_state(ctx)
+    salvaged = None
+    settings = st.settings()
+    if repair and isinstance(settings.graph, NetworkXConfig):
+        from zettelmem.stores.salvage import salvage
+
+        salvaged = salvage(settings.graph_path())
     with st.memory() as mem:
-        report = mem.check(repair=repair)
+        report = mem.check(repair=repair, scope=st.scope if only_scope else None, force=force)
+    moved = salvaged.quarantined if salvaged is not None else []
     if st.json or as_json:
-        print_json({**report.model_dump(mode="json"), "ok": report.ok})
+        print_json({**report.model_dump(mode="json"), "ok": report.ok,
+                    "quarantined": [vars(q) for q in moved]})
     else:
-        console.print(f"notes {report.notes}, vectors {report.vectors}; missing {len(report.missing_vectors)}, "
-                      f"orphan {len(report.orphan_vectors)}, stale {len(report.stale_vectors)}; "
-                      f"repaired {report.repaired}")
+        console.print(f"scopes {report.scopes}, notes {report.notes}, vectors {report.vectors}; "
+                      f"missing {len(report.missing_vectors)}, orphan {len(report.orphan_vectors)}, "
+                      f"stale {len(report.stale_vectors)}; repaired {report.repaired}", markup=False)
+        for q in moved:
+            console.print(f"quarantined {q.kind} {q.key}: {q.reason}", markup=False)
+        if report.interrupted_migration:
+            console.print(f"an interrupted migrate wrote into this store ({report.interrupted_migration}); "
+                          "run the same `zettelmem migrate` again to finish it", markup=False)
         console.print("[green]ok[/]" if report.ok else "[yellow]problems found[/]" +
                       ("" if repair else " (run with --repair)"))
-    if not report.ok and not (repair and report.repaired):
+    if not report.ok and not (repair and report.repaired and report.interrupted_migration is None):
         raise typer.Exit(EXIT_FAILED)
 
 
