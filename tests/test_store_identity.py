@@ -87,6 +87,8 @@ def test_repair_deletes_the_orphans_a_crash_leaves(tmp_path):
         import numpy as np
 
         m.aio.vectors.upsert(["orphan-1", "orphan-2"], np.ones((2, 32), dtype=np.float32),
-                             [{"scope": S.key, "version": 1}] * 2)  # vectors written, graph commit never came
+                             [{"scope": S.key, "version": 1}, {"scope": Scope(user_id="new").key, "version": 1}])
+        # vectors written, graph commit never came (the second in a scope that has no note yet)
+        assert m.check().orphan_vectors == ["orphan-1", "orphan-2"]
         assert m.check(repair=True).repaired == 2
         assert m.check().ok

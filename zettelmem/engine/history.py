@@ -108,11 +108,16 @@ async def check_and_repair(parts: EngineParts, repair: bool, scope: Scope | None
         report.interrupted_migration = marker
     notes: dict[str, Note] = {}
     scopes = [scope] if scope is not None else await _owned_scopes(parts)
+    from zettelmem.config import ChromaLocalConfig
+
     vector_ids: set[str] = set()
     for each in scopes:
         for n in await asyncio.to_thread(parts.graph.list_notes, each):
             notes[n.id] = n
         vector_ids |= await asyncio.to_thread(parts.vectors.ids, each)
+    if scope is None and isinstance(parts.settings.vectors, ChromaLocalConfig):
+        # a vector folder is this home's alone: orphans of scopes without notes count too
+        vector_ids = await asyncio.to_thread(parts.vectors.ids, None)
     report.scopes = len(scopes)
     report.notes, report.vectors = len(notes), len(vector_ids)
     report.missing_vectors = sorted(set(notes) - vector_ids)
