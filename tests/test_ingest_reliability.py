@@ -132,3 +132,28 @@ def test_a_deleted_note_is_ingested_again(runner, tmp_path):
     assert run(runner, home, "delete", ids[0], "--yes").exit_code == 0
     again = json.loads(run(runner, home, "ingest", str(src), "--json").stdout)
     assert again["notes"] == 1 and again["skipped"] == 2
+
+
+@pytest.mark.neo4j
+def test_rerun_on_neo4j_adds_only_what_is_missing(tmp_path, neo4j_store, neo4j_config):
+    import uuid
+
+    from zettelmem.cli._ingest import ingest_records
+    from zettelmem.cli.jsonl import parse_jsonl
+    from zettelmem.config import HashingEmbeddingConfig
+    from zettelmem.testing.conformance import purge_neo4j
+
+    tag = uuid.uuid4().hex[:8]
+    scope = Scope(user_id=f"ing-{tag}")
+    records = parse_jsonl(lines(10), "in.jsonl")
+    settings = Settings(home=tmp_path / "h", graph=neo4j_config, embedding=HashingEmbeddingConfig(dims=32))
+    try:
+        with Memory(settings) as m:
+            first = ingest_records(m, records[:4], scope, show_progress=False)
+            assert len(first.results) == 4 and not first.skipped
+        with Memory(settings) as m:
+            again = ingest_records(m, records, scope, show_progress=False)
+            assert len(again.results) == 6 and sorted(again.skipped) == [1, 2, 3, 4]
+            assert len(m.list(scope)) == 10
+    finally:
+        purge_neo4j(neo4j_store, [scope], tag)
