@@ -52,8 +52,8 @@ def test_one_unreadable_note_is_quarantined_and_the_rest_comes_back(tmp_path: Pa
     con.execute("UPDATE notes SET data = '{broken' WHERE id = ?", (ids[2],))
     con.commit()
     con.close()
-    with pytest.raises(StoreCorrupt, match="unreadable record"):
-        Memory(_settings(home))
+    with pytest.raises(StoreCorrupt, match="unreadable record"), Memory(_settings(home)) as m:
+        m.list(S)  # refused on open, or when read
     res = _cli(home, "check", "--repair", "--json")
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)

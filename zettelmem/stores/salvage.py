@@ -11,7 +11,8 @@ directly (under the store's folder lock, so never beside a running
   scope;
 * a change row that does not parse, or whose note is gone,
 
-are moved into the ``quarantine`` table (kind, key, the raw data, the reason,
+are moved into the ``quarantine`` table (a quarantined note's full-text row, if
+the store has ``notes_fts``, is dropped: it is rebuilt from the note) (kind, key, the raw data, the reason,
 when), never deleted, and listed in the returned :class:`SalvageReport`.
 ``zettelmem check --repair`` runs it before opening an embedded store; the
 vectors of quarantined notes are then orphans that the repair removes.
@@ -110,9 +111,10 @@ def salvage(path: str | Path) -> SalvageReport:
 
 def _salvage(db: sqlite3.Connection, report: SalvageReport) -> None:
     now = datetime.now(UTC).isoformat()
+    fts = "notes_fts" in _tables(db)  # full-text rows (rowid = the note's seq) go with their note
     moved: list[tuple[str, str, str | None, str, str]] = []
     notes: dict[str, str] = {}  # readable note id -> scope key
-    for note_id, scope, data in db.execute("SELECT id, scope, data FROM notes").fetchall():
+    for note_id, scope, seq, data in db.execute("SELECT id, scope, seq, data FROM notes").fetchall():
         try:
             note = Note.model_validate_json(data)
             if note.id != note_id or note.scope.key != scope:
@@ -120,6 +122,8 @@ def _salvage(db: sqlite3.Connection, report: SalvageReport) -> None:
         except (ValidationError, ValueError, TypeError) as exc:
             moved.append(("note", str(note_id), data, _why(exc), now))
             db.execute("DELETE FROM notes WHERE id = ?", (note_id,))
+            if fts:
+                db.execute("DELETE FROM notes_fts WHERE rowid = ?", (seq,))
             continue
         notes[note_id] = scope
     report.notes = len(notes)
