@@ -36,7 +36,8 @@ from zettelmem.models import Change, Note, Relation
 
 EXAMPLES = int(os.environ.get("ZETTELMEM_FUZZ_EXAMPLES", "0"))
 STEPS = int(os.environ.get("ZETTELMEM_FUZZ_STEPS", "20"))
-STATS: dict[str, int] = {"networkx steps": 0, "neo4j steps": 0, "networkx sequences": 0, "neo4j sequences": 0}
+STATS: dict[str, int] = {"networkx steps": 0, "neo4j steps": 0, "networkx sequences": 0, "neo4j sequences": 0,
+                         "changes applied": 0, "reverts": 0, "links made": 0, "deletes": 0}
 
 WORDS = ["heron", "pond", "Lisbon", "tram", "yellow", "violin", "lesson", "Maya", "Jonas", "bakery",
          "sourdough", "river", "bridge", "morning", "rain", "garden", "tomato", "seed", "kayak", "harbour"]
@@ -67,17 +68,25 @@ class Model:
         note.update(change.after)
         note["version"] = change.version_after
         self.changes[change.id] = (scope, change.note_id)
+        STATS["changes applied"] += 1
 
-    def added(self, scope: Scope, results: list[Any]) -> None:
+    def added(self, scope: Scope, results: list[Any], batch_size: int = 1) -> None:
+        """Results of one add_many, chunk by chunk: each ``r.note`` is the note as its chunk committed it."""
+        for start in range(0, len(results), batch_size):
+            self._chunk(scope, results[start : start + batch_size])
+
+    def _chunk(self, scope: Scope, results: list[Any]) -> None:
         new = {r.note.id for r in results}
         for r in results:
             self.notes[scope][r.note.id] = _fields(r.note)  # the final state of the chunk
         for r in results:
             for lk in r.links:
                 self.links[scope][lk.key] = lk.weight
+                STATS["links made"] += 1
             for c in r.changes:
                 if c.note_id in new:
                     self.changes[c.id] = (scope, c.note_id)
+                    STATS["changes applied"] += 1
                 else:
                     self.apply(scope, c)
 
@@ -122,7 +131,7 @@ class MemoryMachine(RuleBasedStateMachine):
         STATS[f"{self.backend} steps"] += 1
 
     def _ids(self, scope: Scope) -> list[str]:
-        return sorted(self.model.notes[scope])
+        return list(self.model.notes[scope])  # in the order added: ids are random, a replay must pick the same
 
     def _has_notes(self) -> bool:
         return any(self.model.notes[s] for s in self.scopes)
@@ -146,7 +155,7 @@ class MemoryMachine(RuleBasedStateMachine):
         scope = data.draw(st.sampled_from(self.scopes))
         results = self.mem.add_many(contents, scope=scope, batch_size=size)
         assert [r.note.content for r in results] == contents
-        self.model.added(scope, results)
+        self.model.added(scope, results, size)
         self._step()
 
     @precondition(lambda self: self._has_notes())
@@ -171,7 +180,7 @@ class MemoryMachine(RuleBasedStateMachine):
         scope, (a, b) = self._pick(data, 2)
         if any(len(self.model.links[s]) for s in self.scopes) and data.draw(st.booleans()):
             s2 = data.draw(st.sampled_from([s for s in self.scopes if self.model.links[s]]))
-            scope, (a, b, _) = s2, data.draw(st.sampled_from(sorted(self.model.links[s2])))
+            scope, (a, b, _) = s2, data.draw(st.sampled_from(list(self.model.links[s2])))
         expected = [k for k in self.model.links[scope] if k[:2] == (a, b)]
         if expected:
             assert self.mem.unlink(a, b, scope) == len(expected)
@@ -188,6 +197,7 @@ class MemoryMachine(RuleBasedStateMachine):
         scope, (note_id,) = self._pick(data)
         assert self.mem.delete([note_id], scope) == 1
         self.model.deleted(scope, [note_id])
+        STATS["deletes"] += 1
         other = next(s for s in self.scopes if s != scope)
         with pytest.raises(NoteNotFound):  # never across scopes
             self.mem.delete([note_id], other)
@@ -196,10 +206,11 @@ class MemoryMachine(RuleBasedStateMachine):
     @precondition(lambda self: bool(self.model.changes))
     @rule(data=st.data())
     def revert(self, data: st.DataObject) -> None:
-        change_id = data.draw(st.sampled_from(sorted(self.model.changes)))
+        change_id = data.draw(st.sampled_from(list(self.model.changes)))
         scope, _ = self.model.changes[change_id]
         change = self.mem.revert(change_id, scope)
         assert change.kind == "revert" and change.reverts == change_id
+        STATS["reverts"] += 1
         self.model.apply(scope, change)
         self._step()
 
