@@ -157,3 +157,29 @@ def test_rerun_on_neo4j_adds_only_what_is_missing(tmp_path, neo4j_store, neo4j_c
             assert len(m.list(scope)) == 10
     finally:
         purge_neo4j(neo4j_store, [scope], tag)
+
+
+def test_a_failure_part_way_names_the_lines_stored_and_a_rerun_finishes(runner, tmp_path, monkeypatch):
+    from zettelmem.errors import StoreError
+    from zettelmem.stores.networkx_store import NetworkXGraphStore
+
+    home, src = tmp_path / "h", tmp_path / "in.jsonl"
+    src.write_text(lines(10), encoding="utf-8")
+    real = NetworkXGraphStore.abatch
+    writes = {"n": 0}
+
+    async def failing(self, ops):
+        if any(type(op).__name__ == "PutNotes" for op in ops):
+            writes["n"] += 1
+            if writes["n"] == 3:
+                raise StoreError("disk full (simulated)")
+        return await real(self, ops)
+
+    monkeypatch.setattr(NetworkXGraphStore, "abatch", failing)
+    res = run(runner, home, "ingest", str(src), "--batch-size", "4", "--no-evolve")
+    assert res.exit_code == 1, res.output
+    assert "stored lines 1-8 before the failure" in res.stderr
+    monkeypatch.setattr(NetworkXGraphStore, "abatch", real)
+    assert len(notes(home)) == 8
+    again = json.loads(run(runner, home, "ingest", str(src), "--json").stdout)
+    assert again["notes"] == 2 and again["skipped"] == 8
