@@ -29,7 +29,7 @@ from zettelmem.config import Settings
 from zettelmem.embeddings import Embedder
 from zettelmem.engine import validate as check
 from zettelmem.engine.evolution import USER, clean_fields
-from zettelmem.engine.factory import open_backends, pick_agents
+from zettelmem.engine.factory import open_backends
 from zettelmem.engine.history import check_and_repair, evolve_pass, note_as_of
 from zettelmem.engine.lexical import LexicalIndex
 from zettelmem.engine.parts import EngineParts
@@ -41,12 +41,21 @@ from zettelmem.filters import Filter
 from zettelmem.models import Change, Link, Note, Relation, Scope
 from zettelmem.stores.base import DeleteLinks, GraphStore, PutLinks
 from zettelmem.stores.base import DeleteNotes as DeleteNotesOp
+from zettelmem.telemetry import instrument
 from zettelmem.text import clean_content
 from zettelmem.vectors.base import VectorIndex
 
-__all__ = ["AsyncMemory", "MemoryItem", "lexical_corpus", "text_hash"]
+__all__ = ["AsyncMemory", "MemoryItem", "default_agents", "lexical_corpus", "text_hash"]
 
 MemoryItem = str | dict[str, Any] | MemoryInput
+
+
+def default_agents(settings: Settings) -> AgentSuite:
+    """The agents ``settings`` asks for: LLM agents iff an LLM is configured (or ``use_llm``), else offline."""
+    from zettelmem.agents.llm import select_suite  # deferred: `import zettelmem` stays light
+    from zettelmem.agents.offline import offline_suite
+
+    return select_suite(settings.llm, settings.agents, offline_suite(settings.agents), use_llm=settings.use_llm)
 
 
 def lexical_corpus(graph: GraphStore, scope: Scope) -> tuple[list[Note], dict[str, str]]:
@@ -60,6 +69,7 @@ def lexical_corpus(graph: GraphStore, scope: Scope) -> tuple[list[Note], dict[st
     return notes, threads
 
 
+@instrument  # OpenTelemetry gen_ai.memory spans when the otel extra is installed (zettelmem.telemetry)
 class AsyncMemory:
     """The async core. Use :class:`zettelmem.Memory` for the sync facade."""
 
@@ -79,7 +89,7 @@ class AsyncMemory:
             graph=graph,
             vectors=vectors,
             embedder=embedder,
-            agents=agents or pick_agents(settings),
+            agents=agents or default_agents(settings),
             lexical=LexicalIndex(functools.partial(lexical_corpus, graph)),
         )
         self._write_lock = asyncio.Lock()
@@ -114,9 +124,8 @@ class AsyncMemory:
     async def aclose(self) -> None:
         if not self._closed:
             self._closed = True
-            closer = self.agents.extra.get("aclose")
-            if closer is not None:
-                await closer()
+            if self.agents.aclose is not None:
+                await self.agents.aclose()
             self.vectors.close()
             self.graph.close()
 
@@ -160,7 +169,7 @@ class AsyncMemory:
             raise InvalidInput(f"invalid memory: {exc}") from exc
 
     # -- add ------------------------------------------------------------------------
-    async def add(self, content: MemoryItem, scope: Scope | None = None, *, evolve: bool | None = None,
+    async def add(self, /, content: MemoryItem, scope: Scope | None = None, *, evolve: bool | None = None,
                   **fields: Any) -> AddResult:
         """Add one memory; returns once it is durably stored.
 
@@ -182,10 +191,10 @@ class AsyncMemory:
         """Add memories in order, in batches (one embedding call, one commit each)."""
         batch_size, evolve = check.batch_size(batch_size), check.optional_bool(evolve, "evolve")
         inputs = [self.to_input(item, scope) for item in items]
-        size = batch_size or int(self.agents.extra.get("batch_size", 64))
+        size = batch_size or self.settings.agents.batch_size
         do_evolve = self.settings.agents.evolve if evolve is None else evolve
         out: list[AddResult] = []
-        meter = self.agents.extra.get("meter")
+        meter = self.agents.meter
         with meter.operation() if meter is not None else contextlib.nullcontext():
             async with self._write_lock:
                 for start in range(0, len(inputs), size):
@@ -229,7 +238,7 @@ class AsyncMemory:
         return await asyncio.to_thread(self.graph.history, scope, note_id)
 
     # -- writes by the user -----------------------------------------------------------
-    async def update(self, note_id: str, scope: Scope | None = None, *, rationale: str = "user update",
+    async def update(self, /, note_id: str, scope: Scope | None = None, *, rationale: str = "user update",
                      expected_version: int | None = None, **fields: Any) -> Change:
         """Rewrite evolvable attributes (keywords, tags, context, memory_type) as a Change."""
         note_id, scope, rationale = check.note_id(note_id), self._scope(check.scope(scope)), check.rationale(rationale)
@@ -261,7 +270,7 @@ class AsyncMemory:
             if missing:
                 raise NoteNotFound(f"no note {missing[0]!r} in scope {scope}")
             n = (await self.graph.abatch([DeleteNotesOp(scope, tuple(found))]))[0]
-            await asyncio.to_thread(self.vectors.delete, found)
+            await asyncio.to_thread(self.vectors.delete, found, scope)
             self.lexical.invalidate(scope)
             return int(n)
 
@@ -301,7 +310,7 @@ class AsyncMemory:
         counts = await asyncio.to_thread(self.graph.count, scope)
         return {
             **counts,
-            "vectors": await asyncio.to_thread(self.vectors.count),
+            "vectors": await asyncio.to_thread(self.vectors.count, scope),
             "graph_backend": self.graph.name,
             "embedding_model": self.embedder.model_id,
             "agents": self.agents.name,

@@ -11,11 +11,11 @@ from typing import Any, Literal
 
 from zettelmem.agents.base import Candidate, Decision, EvolutionProposal
 from zettelmem.config import AgentsConfig
-from zettelmem.engine.guards import check_grounding, clean_labels
+from zettelmem.engine.guards import check_grounding
 from zettelmem.engine.results import AddResult
 from zettelmem.errors import InvalidInput
 from zettelmem.models import EVOLVABLE_FIELDS, BuiltBy, Change, Link, MemoryType, Note
-from zettelmem.text import clean_content
+from zettelmem.text import clean_content, clean_labels
 
 __all__ = ["USER", "apply_decision", "clean_fields", "evolution_change", "with_change"]
 

@@ -19,48 +19,12 @@ from collections.abc import Iterable
 
 from zettelmem.agents.base import EvolutionProposal
 from zettelmem.models import MemoryType, Note
-from zettelmem.text import clean_label, terms
+from zettelmem.text import terms
 
-__all__ = ["CONTEXT_SUPPORT", "check_grounding", "clean_labels"]
+__all__ = ["CONTEXT_SUPPORT", "check_grounding"]
 
 CONTEXT_SUPPORT = 0.6
-MAX_LABEL = 64
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _NAME_OR_NUMBER = re.compile(r"\b(?:[A-Z][a-z]{2,}|\d[\d,.:/-]*)\b")
-
-
-def clean_labels(labels: Iterable[str], cap: int, *, made: bool = False) -> list[str]:
-    """Cleaned, de-duplicated (case-insensitive) labels, at most ``cap``.
-
-    A user-given label that is empty or too long is refused (:class:`InvalidContent`);
-    a machine-made one (``made``) is cut at a word boundary, or dropped when it is
-    one over-long token or empty, because valid content must not be refused for the
-    labels a builder derived from it.
-    """
-    out: list[str] = []
-    seen: set[str] = set()
-    for label in labels:
-        if made:
-            cut = _cut_label(label)
-            if cut is None:
-                continue
-            label = cut
-        value = clean_label(label)
-        if value.lower() not in seen:
-            seen.add(value.lower())
-            out.append(value)
-    return out[:cap]
-
-
-def _cut_label(label: object) -> str | None:
-    """A machine-made label made storable: trimmed, cut at a word boundary, or None to drop it."""
-    if not isinstance(label, str):
-        return None
-    value = " ".join(_CONTROL.sub(" ", label).split())
-    if len(value) > MAX_LABEL:
-        head = value[: MAX_LABEL + 1].rsplit(" ", 1)[0]
-        value = head if len(head) <= MAX_LABEL else ""
-    return value or None
 
 
 def check_grounding(proposal: EvolutionProposal, target: Note, support_texts: Iterable[str]) -> str | None:

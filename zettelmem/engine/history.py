@@ -79,65 +79,67 @@ async def evolve_pass(parts: EngineParts, scope: Scope, note_ids: Sequence[str] 
 async def _owned_scopes(parts: EngineParts) -> list[Scope]:
     """The scopes a whole-store check looks at: never another home's data on a shared server.
 
-    An embedded graph belongs to this home: its scopes. A server graph (Neo4j) may hold
+    An embedded graph is this home's: its scopes, plus (with a local vector folder, also
+    this home's alone) the scopes holding only vectors. A server graph (Neo4j) may hold
     other homes' memories, whose vectors live elsewhere: only the scopes this home's
-    vector index holds vectors of.
+    vector index holds.
     """
-    from zettelmem.config import NetworkXConfig
+    from zettelmem.config import ChromaLocalConfig, NetworkXConfig
 
-    if isinstance(parts.settings.graph, NetworkXConfig):
-        return await asyncio.to_thread(parts.graph.scopes)
-    ids = sorted(await asyncio.to_thread(parts.vectors.ids, None))
-    metas = await asyncio.to_thread(parts.vectors.metadata, ids)
-    keys = {str(m.get("scope")) for m in metas.values() if m.get("scope")}
-    return sorted((Scope.from_key(k) for k in keys if k.count("\x1f") == 2), key=lambda s: s.key)
+    if not isinstance(parts.settings.graph, NetworkXConfig):
+        return await asyncio.to_thread(parts.vectors.scopes)
+    found = await asyncio.to_thread(parts.graph.scopes)
+    if isinstance(parts.settings.vectors, ChromaLocalConfig):
+        found += await asyncio.to_thread(parts.vectors.scopes)
+    return list(dict.fromkeys(found))
 
 
 async def check_and_repair(parts: EngineParts, repair: bool, scope: Scope | None = None, *,
                            force: bool = False) -> CheckReport:
-    """Compare every note (of ``scope``, or of this home's scopes) with its vector.
+    """Compare every note (of ``scope``, or of this home's scopes) with its vector (presence, version, text).
 
-    ``repair`` re-embeds missing and stale vectors (rebuildable from the notes) and
-    deletes orphan vectors (left by a crash between the vector write and the graph
-    commit); if the orphans outnumber the notes by more than :data:`ORPHAN_SLACK` (the
-    sign of a lost or replaced graph), it refuses with :class:`StoreCorrupt` unless ``force``.
+    Scope by scope: the vectors of a scope live apart (one collection per scope),
+    so a scope holding vectors but no notes is all orphans. ``repair`` re-embeds
+    missing and stale vectors (rebuildable from the notes) and deletes orphan vectors
+    (left by a crash between the vector write and the graph commit); if the orphans
+    outnumber the notes by more than :data:`ORPHAN_SLACK` (the sign of a lost or
+    replaced graph), it refuses with :class:`StoreCorrupt` unless ``force``.
     """
     report = CheckReport()
     marker = await asyncio.to_thread(parts.graph.get_meta, MIGRATION_MARKER)
     if marker:
         report.interrupted_migration = marker
-    notes: dict[str, Note] = {}
     scopes = [scope] if scope is not None else await _owned_scopes(parts)
-    from zettelmem.config import ChromaLocalConfig
-
-    vector_ids: set[str] = set()
-    for each in scopes:
-        for n in await asyncio.to_thread(parts.graph.list_notes, each):
-            notes[n.id] = n
-        vector_ids |= await asyncio.to_thread(parts.vectors.ids, each)
-    if scope is None and isinstance(parts.settings.vectors, ChromaLocalConfig):
-        # a vector folder is this home's alone: orphans of scopes without notes count too
-        vector_ids = await asyncio.to_thread(parts.vectors.ids, None)
     report.scopes = len(scopes)
-    report.notes, report.vectors = len(notes), len(vector_ids)
-    report.missing_vectors = sorted(set(notes) - vector_ids)
-    report.orphan_vectors = sorted(vector_ids - set(notes))
-    metas = await asyncio.to_thread(parts.vectors.metadata, sorted(set(notes) & vector_ids))
-    for note_id, meta in metas.items():
-        n = notes[note_id]
-        if meta.get("version") != n.version or meta.get("text_hash") != text_hash(n) or meta.get("scope") != n.scope.key:
-            report.stale_vectors.append(note_id)
+    orphans: dict[Scope, list[str]] = {}
+    fix: list[Note] = []
+    for each in scopes:
+        notes = {n.id: n for n in await asyncio.to_thread(parts.graph.list_notes, each)}
+        vector_ids = await asyncio.to_thread(parts.vectors.ids, each)
+        report.notes += len(notes)
+        report.vectors += len(vector_ids)
+        missing = sorted(set(notes) - vector_ids)
+        orphans[each] = sorted(vector_ids - set(notes))
+        metas = await asyncio.to_thread(parts.vectors.metadata, sorted(set(notes) & vector_ids), each)
+        stale = sorted(i for i, meta in metas.items() if meta.get("version") != notes[i].version
+                       or meta.get("text_hash") != text_hash(notes[i]) or meta.get("scope") != each.key)
+        report.missing_vectors += missing
+        report.orphan_vectors += orphans[each]
+        report.stale_vectors += stale
+        fix += [notes[i] for i in missing + stale]
+    report.missing_vectors.sort()
+    report.orphan_vectors.sort()
     report.stale_vectors.sort()
     if repair and not report.vectors_ok:
-        if len(report.orphan_vectors) > len(notes) + ORPHAN_SLACK and not force:
+        if len(report.orphan_vectors) > report.notes + ORPHAN_SLACK and not force:
             raise StoreCorrupt(
                 f"repair would delete {len(report.orphan_vectors)} vectors that have no note, more than the "
-                f"{len(notes)} notes there are (a crash leaves at most one write's worth): if the graph was "
+                f"{report.notes} notes there are (a crash leaves at most one write's worth): if the graph was "
                 "lost or replaced, restore it first; repair with force (--force) to delete them anyway "
                 "(nothing was changed)"
             )
-        fix = [notes[i] for i in report.missing_vectors + report.stale_vectors]
         await reembed(parts, fix)
-        await asyncio.to_thread(parts.vectors.delete, report.orphan_vectors)
+        for each, ids in orphans.items():
+            await asyncio.to_thread(parts.vectors.delete, ids, each)
         report.repaired = len(fix) + len(report.orphan_vectors)
     return report

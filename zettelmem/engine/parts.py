@@ -42,5 +42,5 @@ class EngineParts:
 
     def usage(self) -> dict[str, int]:
         """The LLM meter's running totals (empty with offline agents)."""
-        meter = self.agents.extra.get("meter")
+        meter = self.agents.meter
         return dict(meter.totals()) if meter is not None else {}

@@ -19,12 +19,12 @@ import numpy as np
 from zettelmem.agents.base import Candidate, Decision, EvolutionProposal, MemoryInput, NoteDraft
 from zettelmem.config import AgentsConfig
 from zettelmem.engine.evolution import USER, apply_decision, with_change
-from zettelmem.engine.guards import clean_labels
 from zettelmem.engine.ingest_keys import key_ops
 from zettelmem.engine.parts import EngineParts
 from zettelmem.engine.results import AddResult, Usage
 from zettelmem.models import BuiltBy, Change, Note, Scope, new_id
 from zettelmem.stores.base import PutChanges, PutLinks, PutMeta, PutNotes
+from zettelmem.text import clean_labels
 from zettelmem.vectors.base import vector_metadata
 
 __all__ = [
@@ -160,7 +160,7 @@ async def _offer_predecessor(
     prev = working.get(prev_id) or (await parts.graph.aget_notes(item.scope, [prev_id]))[0]
     if prev is None:
         return
-    stored = await asyncio.to_thread(parts.vectors.get_vectors, [prev_id])
+    stored = await asyncio.to_thread(parts.vectors.get_vectors, [prev_id], item.scope)
     pvec = stored.get(prev_id)
     if pvec is None:  # written in this chunk: embed its text (rare, one text)
         pvec = (await parts.embed([prev.embedding_text()]))[0]
@@ -174,12 +174,12 @@ def note_from(cfg: AgentsConfig, item: MemoryInput, decision: Decision, note_id:
     return Note(
         id=note_id or new_id(),
         content=item.content,
-        keywords=clean_labels(d.keywords, cap_k, made=True),
+        keywords=clean_labels(d.keywords, cap_k, strict=False),  # machine-made: cut or dropped, never refused
         tags=clean_labels(item.tags, len(item.tags)) + clean_labels(
-            [t for t in d.tags if t.lower() not in {u.lower() for u in item.tags}], cap_t, made=True),
+            [t for t in d.tags if str(t).casefold() not in {u.casefold() for u in item.tags}], cap_t, strict=False),
         context=d.context.strip()[:500],
         memory_type=item.memory_type or d.memory_type,
-        entities=clean_labels(d.entities, 20, made=True),
+        entities=clean_labels(d.entities, 20, strict=False),
         scope=item.scope,
         event_time=item.event_time or d.event_time,
         valid_from=item.event_time or d.event_time,
@@ -200,10 +200,12 @@ async def commit(
     texts_changed = [i for i, n in enumerate(final_new) if n.embedding_text() != new[i].embedding_text()]
     if texts_changed:
         vecs[texts_changed] = await parts.embed([final_new[i].embedding_text() for i in texts_changed])
-    await upsert_vectors(parts, final_new, vecs)
     text_touched = {c.note_id for r in results for c in r.changes if "context" in c.after}
-    await reembed(parts, [n for n in evolved if n.id in text_touched])
-    await refresh_metadata(parts, [n for n in evolved if n.id not in text_touched])
+    rewritten = [n for n in evolved if n.id in text_touched]
+    if rewritten:
+        vecs = np.vstack([vecs, await parts.embed([n.embedding_text() for n in rewritten])])
+    await upsert_vectors(parts, [*final_new, *rewritten], vecs,
+                         refresh=[n for n in evolved if n.id not in text_touched])
     ops: list[Any] = [PutNotes(tuple(final_new + evolved))]
     for scope in {n.scope for n in final_new}:
         links = tuple(lk for r in results if r.note.scope == scope for lk in r.links)
@@ -218,11 +220,25 @@ async def commit(
         parts.lexical.invalidate(scope)
 
 
-async def upsert_vectors(parts: EngineParts, notes: Sequence[Note], vecs: np.ndarray) -> None:
-    """Upsert notes' vectors with their metadata (version, scope, text hash)."""
+async def upsert_vectors(parts: EngineParts, notes: Sequence[Note], vecs: np.ndarray,
+                         refresh: Sequence[Note] = ()) -> None:
+    """Upsert notes' vectors with their metadata (version, scope, text hash).
+
+    ``refresh`` notes (text unchanged, metadata new) ride along with their stored
+    vectors: one index write instead of an upsert plus a metadata update, since each
+    write is a durable commit in Chroma, the dearest step of a single ``add``.
+    """
+    notes = list(notes)
+    for scope in {n.scope for n in refresh}:
+        mine = [n for n in refresh if n.scope == scope]
+        stored = await asyncio.to_thread(parts.vectors.get_vectors, [n.id for n in mine], scope)
+        keep = [n for n in mine if n.id in stored]
+        if keep:
+            vecs = np.vstack([vecs[: len(notes)], [stored[n.id] for n in keep]])
+            notes += keep
     if notes:
         metas = [vector_metadata(n, text_hash(n)) for n in notes]
-        await asyncio.to_thread(parts.vectors.upsert, [n.id for n in notes], vecs, metas)
+        await asyncio.to_thread(parts.vectors.upsert, [n.id for n in notes], vecs[: len(notes)], metas)
 
 
 async def refresh_metadata(parts: EngineParts, notes: Sequence[Note]) -> None:
