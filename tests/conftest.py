@@ -150,7 +150,6 @@ def _wait_heartbeat(port: int, proc: subprocess.Popen[bytes], log: Path, timeout
     pytest.fail(f"chroma run did not answer within {timeout:.0f}s:\n{log.read_text()[-2000:]}", pytrace=False)
 
 
-
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
     """Say how much the fuzz suites ran (each tests/test_fuzz_*.py module keeps a STATS dict)."""
     for name, module in sorted(sys.modules.items()):

@@ -16,7 +16,7 @@ from zettelmem.cli.app import app
 from zettelmem.config import ChromaServerConfig, HashingEmbeddingConfig
 from zettelmem.migrate import migrate_store
 from zettelmem.stores.salvage import quarantined, salvage
-from zettelmem.testing.conformance import drop_chroma_collection, purge_neo4j
+from zettelmem.testing import drop_chroma_index, purge_neo4j
 
 S = Scope(user_id="chk")
 
@@ -134,7 +134,7 @@ def test_repair_on_a_shared_chroma_server_never_deletes_another_homes_vectors(
         with Memory(_settings(tmp_path / "b", vectors=shared)) as m:
             assert m.check().ok and m.check().notes == 4
     finally:
-        drop_chroma_collection(chromadb.HttpClient(host=host, port=port), collection)
+        drop_chroma_index(chromadb.HttpClient(host=host, port=port), collection)
 
 
 def test_cli_check_scope_checks_only_that_scope(tmp_path: Path) -> None:

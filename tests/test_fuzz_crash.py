@@ -118,7 +118,7 @@ def test_kill_minus_9_at_random_points_loses_nothing_acknowledged(tmp_path: Path
         STATS["ops in flight at a kill"] += in_flight is not None
         for a in acks:
             notes |= set(a.get("notes", []))
-            links |= {tuple(k) for k in a.get("links", [])}  # type: ignore[misc]
+            links |= {(k[0], k[1], k[2]) for k in a.get("links", [])}
             changes.update(dict(a.get("changes", [])))
             deleted |= set(a.get("deleted", []))
         maybe_gone = {in_flight["target"]} if in_flight and in_flight["op"] == "delete" else set()

@@ -234,13 +234,13 @@ class MemoryMachine(RuleBasedStateMachine):
     def bad_call(self, data: st.DataObject, which: int) -> None:
         scope, (note_id,) = self._pick(data)
         calls = [
-            lambda: self.mem.search("query", scope, k="5"),
+            lambda: self.mem.search("query", scope, k="5"),  # type: ignore[arg-type]
             lambda: self.mem.update(note_id, scope, tags="pets"),
             lambda: self.mem.update(note_id, scope, memory_type="bogus"),
             lambda: self.mem.link(note_id, note_id, scope),
             lambda: self.mem.link(note_id, note_id, scope, weight=math.nan),
-            lambda: self.mem.delete(None, scope),
-            lambda: self.mem.revert(None, scope),
+            lambda: self.mem.delete(None, scope),  # type: ignore[arg-type]
+            lambda: self.mem.revert(None, scope),  # type: ignore[arg-type]
             lambda: self.mem.add_many(["never stored"], scope, batch_size=-1),
             lambda: self.mem.add("bad metadata", scope, metadata={"x": object()}),
             lambda: self.mem.list(scope, limit=-1),

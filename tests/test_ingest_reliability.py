@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from zettelmem import Memory, Scope, Settings
+from zettelmem import Memory, Note, Scope, Settings
 from zettelmem.cli.app import app
 
 
@@ -22,7 +22,7 @@ def run(runner: CliRunner, home: Path, *args: str):
     return runner.invoke(app, ["--home", str(home), "--offline", *args])
 
 
-def lines(n: int, **bad: dict) -> str:
+def lines(n: int, **bad: dict[str, object]) -> str:
     rows = [{"content": f"memory {i}: the heron fishes at pond number {i}", "session": "s", "turn": i}
             for i in range(1, n + 1)]
     for where, fields in bad.items():
@@ -30,7 +30,7 @@ def lines(n: int, **bad: dict) -> str:
     return "\n".join(json.dumps(r) for r in rows) + "\n"
 
 
-def notes(home: Path, scope: Scope | None = None) -> list:
+def notes(home: Path, scope: Scope | None = None) -> list[Note]:
     with Memory(Settings(home=home)) as m:
         return m.list(scope or Scope())
 
