@@ -89,8 +89,8 @@ def run_system(system: str, cases: list[dict[str, Any]], k: int) -> dict[str, An
             ids = [r.note.id for r in results]
             row: dict[str, Any] = {"id": case["id"], "kind": case["kind"], "group": case["group"]}
             # a memory folded into an older note returns that note: merged[j] = index it joined
-            first = {}
-            merged = {}
+            first: dict[str, int] = {}
+            merged: dict[int, int] = {}
             for j, i in enumerate(ids):
                 if i in first:
                     merged[j] = first[i]

@@ -300,6 +300,7 @@ def _distractors(c: Ctx, p: str, n: int) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     used = {p}
     while len(out) < n:
+        item: dict[str, Any]
         if c.rng.random() < 0.3:
             item = {"content": c.rng.choice(CHAT), "speaker": p}
         else:

@@ -28,6 +28,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 def mem(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[Memory]:
     extra: dict[str, Any] = {}
     if backend == "neo4j":
+        request.getfixturevalue("neo4j_store")  # the session's store: the schema is migrated once
         extra["graph"] = request.getfixturevalue("neo4j_config")
     with Memory(Settings(home=tmp_path / "home", use_llm=False, **extra)) as m:
         yield m
@@ -191,6 +192,7 @@ def test_hard_forget_scrubs_neighbours_changes_that_quote_it(mem: Memory, scope:
     assert change.trigger is None and new.id not in change.model_dump_json() and "Porto" not in change.rationale
 
 
+@pytest.mark.neo4j
 def test_hard_forget_on_neo4j_leaves_nothing_queryable(tmp_path: Path, neo4j_config: Any, neo4j_store: Any) -> None:
     tag = uuid.uuid4().hex[:10]
     scope = Scope(user_id=f"zmt-{tag}-erase", agent_id="truthtest")

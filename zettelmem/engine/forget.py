@@ -115,7 +115,6 @@ async def _soft(parts: EngineParts, notes: list[Note], scope: Scope) -> ForgetRe
 
         await refresh_metadata(parts, updated)
         await parts.graph.abatch([PutNotes(tuple(updated)), PutChanges(scope, tuple(changes))])
-        parts.lexical.invalidate(scope)
     already = len(notes) - len(updated)
     return ForgetReport(forgotten=[n.id for n in notes], hard=False,
                         message=f"forgot {len(updated)} note(s) softly" + (f" ({already} already forgotten)" if already else ""))
@@ -137,7 +136,6 @@ async def _hard(parts: EngineParts, notes: list[Note], scope: Scope) -> ForgetRe
     # one transaction: erased, scrubbed and the rest of the job recorded, or none of it
     ops.append(PutMeta(pending_key(parts), json.dumps({"scope": scope.key, "ids": sorted(ids)})))
     await parts.graph.abatch(ops)
-    parts.lexical.invalidate(scope)
     await asyncio.to_thread(finish_erase, parts, scope, sorted(ids))
     return ForgetReport(forgotten=sorted(ids), hard=True, scrubbed_changes=len(scrubbed),
                         message=f"erased {len(ids)} note(s); {len(scrubbed)} change(s) of linked notes scrubbed")

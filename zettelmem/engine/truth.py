@@ -227,7 +227,6 @@ async def revert_truth(parts: EngineParts, change: Change, note: Note) -> Change
         ops.append(DeleteLinks(note.scope, ((change.trigger, note.id, Relation.SUPERSEDES.value),)))
     await refresh_metadata(parts, [new])
     await parts.graph.abatch(ops)
-    parts.lexical.invalidate(note.scope)
     return undo
 
 
