@@ -166,7 +166,7 @@ class ChunkTruth:
                     rationale=f"rejected: supersession not supported by the texts (no shared term, no shared "
                               f"speaker). {v.rationale[:400]}"))
                 continue
-            result.links = [lk for lk in result.links if lk.target != old.id]  # one typed link says it
+            # added beside the linker's links (never instead: an answers/follows link feeds the thread index)
             result.links.append(Link(source=note.id, target=old.id, relation=relation,
                                      weight=max(0.05, min(1.0, v.confidence)), rationale=v.rationale[:500],
                                      created_by=v.agent))
