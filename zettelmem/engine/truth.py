@@ -26,8 +26,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from zettelmem.agents.base import Candidate, Decision
-from zettelmem.agents.offline.truth import OfflineTruthJudge, normalise
-from zettelmem.agents.verdicts import TruthVerdict
+from zettelmem.agents.offline.truth import OfflineTruthJudge, body_of, names_in, normalise, speaker_of
+from zettelmem.agents.verdicts import TruthJudge, TruthVerdict
 from zettelmem.engine.results import AddResult
 from zettelmem.errors import InvalidInput
 from zettelmem.models import TRUTH_FIELDS, BuiltBy, Change, Link, Note, Relation, Scope, coerce_fields, utcnow
@@ -51,12 +51,6 @@ def counter_key(scope: Scope | None, kind: str) -> str:
     return f"truth\x1f{scope.key if scope is not None else '*'}\x1f{kind}"
 
 
-def _speaker(note: Note) -> str | None:
-    from zettelmem.agents.offline.builder import split_speaker
-
-    return note.provenance.speaker or split_speaker(note.content)[0]
-
-
 def with_change(note: Note, change: Change) -> Note:
     """The note with one Change applied."""
     return note.model_copy(update={**coerce_fields(change.after), "version": change.version_after,
@@ -73,7 +67,7 @@ class ChunkTruth:
     """Truth decisions over one ingest chunk (notes merged away, counters to persist)."""
 
     enabled: bool = True
-    judge: Any = field(default_factory=OfflineTruthJudge)
+    judge: TruthJudge = field(default_factory=OfflineTruthJudge)
     merged: dict[str, str] = field(default_factory=dict)  # dropped new note id -> note it became a mention of
     counts: dict[tuple[Scope, str], int] = field(default_factory=dict)
 
@@ -109,10 +103,10 @@ class ChunkTruth:
         """The AddResult of a new note that is a mention of an older one, else None (store it)."""
         if not self.enabled:
             return None
-        key, who = normalise(note.content), _speaker(note)
+        key, who = normalise(note.content), speaker_of(note)
         for c in found:
             old = working.get(c.note.id, c.note)
-            if old.scope == note.scope and old.valid_to is None and normalise(old.content) == key and _speaker(old) == who:
+            if old.scope == note.scope and old.valid_to is None and normalise(old.content) == key and speaker_of(old) == who:
                 return self._mention(note, old, "mention", "exact repeat of this note", ENGINE, working)
         sims = {c.note.id: c.similarity for c in found}
         dups = sorted((v for v in verdicts if v.verdict == "duplicates" and v.target_id in sims),
@@ -236,11 +230,10 @@ def grounded(new: Note, old: Note) -> bool:
     it, an LLM reply included: a memory that tells the model to retire unrelated notes gets a
     rejected Change, not a closed note."""
     from zettelmem.agents.offline.linker import salient_terms
-    from zettelmem.agents.offline.truth import _body, names_in
 
-    if _speaker(new) is not None and _speaker(new) == _speaker(old):
+    if speaker_of(new) is not None and speaker_of(new) == speaker_of(old):
         return True
-    if names_in(_body(new)) & names_in(_body(old)):
+    if names_in(body_of(new)) & names_in(body_of(old)):
         return True
     return bool(salient_terms(new) & salient_terms(old))
 

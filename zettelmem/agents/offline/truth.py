@@ -40,11 +40,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from zettelmem.agents.offline.builder import split_speaker
 from zettelmem.agents.verdicts import TruthVerdict
 from zettelmem.models import BuiltBy, Note
 from zettelmem.text import STOPWORDS, stem, terms
 
-__all__ = ["AGENT", "Fact", "OfflineTruthJudge", "names_in", "normalise", "read_fact"]
+__all__ = ["AGENT", "Fact", "OfflineTruthJudge", "body_of", "names_in", "normalise", "read_fact", "speaker_of"]
 
 AGENT = BuiltBy(kind="offline", agent="offline-truth", version="1")
 
@@ -267,16 +268,13 @@ def read_fact(text: str, speaker: str | None) -> Fact:
     return fact
 
 
-def _speaker(note: Note) -> str | None:
-    from zettelmem.agents.offline.builder import split_speaker
-
-    prefix, _body = split_speaker(note.content)
-    return note.provenance.speaker or prefix
+def speaker_of(note: Note) -> str | None:
+    """Who said a note: its provenance, else a ``Speaker:`` prefix of its content."""
+    return note.provenance.speaker or split_speaker(note.content)[0]
 
 
-def _body(note: Note) -> str:
-    from zettelmem.agents.offline.builder import split_speaker
-
+def body_of(note: Note) -> str:
+    """A note's content without a ``[date] Speaker:`` prefix."""
     return split_speaker(note.content)[1]
 
 
@@ -301,14 +299,14 @@ class OfflineTruthJudge:
         self.contra = contra
 
     def judge(self, note: Note, candidates: Sequence[tuple[Note, float]]) -> list[TruthVerdict]:
-        new = read_fact(_body(note), _speaker(note))
+        new = read_fact(body_of(note), speaker_of(note))
         out: list[TruthVerdict] = []
         for other, sim in candidates:
             if other.id == note.id or other.valid_to is not None:
                 continue
             if (other.event_time or other.created_at) > (note.event_time or note.created_at):
                 continue  # an older memory arriving late never closes a newer one
-            verdict = self._pair(new, read_fact(_body(other), _speaker(other)), other, sim)
+            verdict = self._pair(new, read_fact(body_of(other), speaker_of(other)), other, sim)
             if verdict is not None:
                 out.append(verdict)
         return out
@@ -321,12 +319,12 @@ class OfflineTruthJudge:
         shared = _shared(new, old)
         changed = [(k, vn, vo) for k, vn, vo in shared if k[0] in _SINGLE and not (vn & vo)]
         agreeing = [(k, vn, vo) for k, vn, vo in shared if vn & vo]
-        old_terms = set(terms(_body(other))) - _GENERIC
+        old_terms = set(terms(body_of(other))) - _GENERIC
         retracted = sorted((new.retracted & old_terms) | {
             v for vals in old.slots.values() for v in vals if v in new.retracted_values
         })
         # a long note says several things: one changed fact does not retire all of it
-        single = len(_WORDS.findall(_body(other))) <= SHORT_WORDS
+        single = len(_WORDS.findall(body_of(other))) <= SHORT_WORDS
         if same and retracted and (new.cessation or new.retracted_values) and not old.cessation:
             why = f"same subject ({new.subject}); the new memory retracts {', '.join(repr(t) for t in retracted[:3])}"
             if single:
