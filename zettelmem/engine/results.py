@@ -63,6 +63,7 @@ class SearchHit(BaseModel):
     note: Note
     score: float
     why: list[Reason] = Field(default_factory=list)
+    members: list[str] = Field(default_factory=list)  # for a topic note: the ids of the notes it gathers
 
     def explain(self) -> str:
         return "; ".join(str(r) for r in self.why)

@@ -68,6 +68,7 @@ class Memory:
     link = _mirror("link")
     unlink = _mirror("unlink")
     evolve = _mirror("evolve")
+    consolidate = _mirror("consolidate")
     stats = _mirror("stats")
     check = _mirror("check")
 
