@@ -87,7 +87,12 @@ async def hybrid_search(
         for i in fused:
             fused[i] *= 1.0 + cfg.heat_weight * heat(notes[i])
     order = sorted(fused, key=lambda i: -fused[i])[:k]
-    return [SearchHit(note=notes[i], score=fused[i], why=why[i]) for i in order]
+    return [SearchHit(note=notes[i], score=fused[i], why=why[i], members=_members(notes[i])) for i in order]
+
+
+def _members(note: Note) -> list[str]:
+    """The notes a topic note gathers (empty for a plain note)."""
+    return [str(m) for m in note.metadata.get("members", [])] if note.metadata.get("zm_level") else []
 
 
 def demote_closed(fused: dict[str, float], why: dict[str, list[Reason]], notes: dict[str, Note],
