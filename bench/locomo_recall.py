@@ -218,7 +218,7 @@ def hit_turn_ids_of_note(note) -> set[str]:
     extra = getattr(prov, "extra", None) or {}
     if extra.get("sources"):
         raw.append(extra["sources"])
-    raw += [s.source or "" for s in getattr(hit.note, "sources", None) or []]  # turns merged into it as mentions
+    raw += [s.source or "" for s in getattr(note, "sources", None) or []]  # turns merged into it as mentions
     return set(normalise_evidence(raw))
 
 
