@@ -124,6 +124,7 @@ def test_notes_live_in_sqlite_behind_a_bounded_cache(tmp_path: Path):
         store.put_links(scope, [Link(source=b.id, target=a.id, relation=Relation.ANSWERS)])
         assert len(store._cache) <= 3
         assert all(set(data) == {"scope"} for _, data in store.graph.nodes(data=True))  # topology only
+        assert list(store.graph.edges(keys=True, data=True)) == [(b.id, a.id, "answers", {})]
         assert store.get_notes(scope, [n.id for n in notes]) == notes
         assert len(store._cache) <= 3
         assert store.list_notes(scope, limit=3, offset=8) == notes[8:]

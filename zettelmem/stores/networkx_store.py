@@ -8,10 +8,10 @@ the notes and links that change them.
 
 Memory holds topology, not notes: the ``networkx.MultiDiGraph`` has one node per
 note (its id, with the scope key as the ``scope`` attribute) and one edge per
-link (keyed by relation, the :class:`~zettelmem.models.Link` as ``link``),
-rebuilt from SQLite on open and kept in step with every committed write. Notes
-are read from SQLite on demand through a bounded LRU cache (``cache_size``);
-lists, counts and history are paged or counted in SQL.
+link (keyed by relation, no attributes), rebuilt from SQLite on open and kept in
+step with every committed write. Notes are read from SQLite on demand through a
+bounded LRU cache (``cache_size``), links by key; lists, counts and history are
+paged or counted in SQL.
 
 One process at a time: the folder is locked for the store's lifetime and a second
 opener gets :class:`~zettelmem.errors.StoreLocked`.
@@ -114,9 +114,7 @@ class NetworkXGraphStore(GraphStore):
     def _load(self) -> None:
         graph = nx.MultiDiGraph()
         graph.add_nodes_from((i, {"scope": s}) for i, s in self._db.execute("SELECT id, scope FROM notes"))
-        for data, in self._db.execute("SELECT data FROM links"):
-            link = Link.model_validate_json(data)
-            graph.add_edge(link.source, link.target, key=link.relation.value, link=link)
+        graph.add_edges_from((s, t, r, {}) for s, t, r in self._db.execute("SELECT source, target, relation FROM links"))
         self.graph = graph
         self._cache.clear()
         row = self._db.execute(
@@ -181,18 +179,24 @@ class NetworkXGraphStore(GraphStore):
             yield self._parse(data)
 
     def _links(self, scope: Scope, ids: Sequence[str], direction: str) -> list[Link]:
-        seen: dict[tuple[str, str, str], Link] = {}
-        for note_id in ids:
+        """Links touching ``ids``: found in the topology, read from SQLite by key."""
+        if direction not in ("out", "in", "both"):
+            raise ValueError(f"direction must be 'out', 'in' or 'both', not {direction!r}")
+        keys: dict[tuple[str, str, str], None] = {}
+        for note_id in dict.fromkeys(ids):
             if not self._in_scope(scope, note_id):
                 continue
-            edges = []
             if direction in ("out", "both"):
-                edges += self.graph.out_edges(note_id, data="link")
+                keys.update(dict.fromkeys(self.graph.out_edges(note_id, keys=True)))
             if direction in ("in", "both"):
-                edges += self.graph.in_edges(note_id, data="link")
-            for _u, _v, link in edges:
-                seen[link.key] = link
-        return list(seen.values())
+                keys.update(dict.fromkeys(self.graph.in_edges(note_id, keys=True)))
+        out: list[Link] = []
+        for key in keys:
+            row = self._db.execute("SELECT data FROM links WHERE source = ? AND target = ? AND relation = ?",
+                                   key).fetchone()
+            if row is not None:
+                out.append(Link.model_validate_json(row[0]))
+        return out
 
     # -- the primitive ----------------------------------------------------------------
     def batch(self, ops: Sequence[Op]) -> list[Any]:
@@ -381,7 +385,7 @@ class NetworkXGraphStore(GraphStore):
                 "ON CONFLICT(source, target, relation) DO UPDATE SET data = excluded.data",
                 (link.source, link.target, link.relation.value, op.scope.key, link.model_dump_json()),
             )
-            self.graph.add_edge(link.source, link.target, key=link.relation.value, link=link)
+            self.graph.add_edge(link.source, link.target, key=link.relation.value)
             if link.relation.value in THREAD_RELATIONS:
                 stale.add(link.source)
         self._refresh_text(stale)
