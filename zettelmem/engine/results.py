@@ -79,8 +79,17 @@ class CheckReport(BaseModel):
     stale_text: list[str] = Field(default_factory=list)  # full-text row of other text
     orphan_text: list[str] = Field(default_factory=list)  # full-text row without note
     repaired: int = 0
+    scopes: int = 0  # scopes checked
+    interrupted_migration: str | None = None  # a ``migrate`` into this store started and did not finish
+
+    @property
+    def vectors_ok(self) -> bool:
+        return not (self.missing_vectors or self.orphan_vectors or self.stale_vectors)
 
     @property
     def ok(self) -> bool:
-        return not (self.missing_vectors or self.orphan_vectors or self.stale_vectors
-                    or self.missing_text or self.stale_text or self.orphan_text)
+        return self.vectors_ok and self.text_ok and self.interrupted_migration is None
+
+    @property
+    def text_ok(self) -> bool:
+        return not (self.missing_text or self.stale_text or self.orphan_text)
