@@ -51,15 +51,15 @@ from zettelmem.stores.base import (
     PutNotes,
     SearchText,
 )
-from zettelmem.stores.lexical import FIELDS, NOTE_FIELDS, THREAD_RELATIONS, query_words, thread_text
-from zettelmem.stores.sqlite_schema import migrate, text_row, write_text_row
+from zettelmem.stores.lexical import NOTE_FIELDS, THREAD_RELATIONS, query_words, scope_token, thread_text
+from zettelmem.stores.sqlite_schema import TEXT_COLUMNS, migrate, text_row, write_text_row
 
 __all__ = ["NOTE_WEIGHTS", "THREAD_WEIGHTS", "NetworkXGraphStore"]
 
 _WRITES = (PutNotes, DeleteNotes, PutLinks, DeleteLinks, PutChanges, PutMeta)
 _CHUNK = 500  # ids per ``IN (...)`` lookup
 
-#: bm25() column weights of a "note" search (note_id, scope, then the text fields).
+#: bm25() column weights of a "note" search (note_id, scope, then the text fields; the scope token is 0).
 NOTE_WEIGHTS = (0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0)
 #: bm25() column weights of a "thread" search (the note's fields, then its thread).
 THREAD_WEIGHTS = (0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
@@ -296,16 +296,18 @@ class NetworkXGraphStore(GraphStore):
             weights = THREAD_WEIGHTS
         else:
             raise ValueError(f"field must be 'note' or 'thread', not {op.field!r}")
-        marks = ",".join("?" * len(weights))
-        query = (f"SELECT note_id, -bm25(notes_fts, {marks}) AS s FROM notes_fts "
-                 "WHERE notes_fts MATCH ? AND scope = ? ORDER BY s DESC, note_id LIMIT ? OFFSET ?")
+        # the scope's token narrows the match inside the index (weight 0: it does not score)
+        expr = f'scope_token : "{scope_token(op.scope.key)}" AND ({expr})'
+        marks = ",".join("?" * (len(weights) + 1))
+        query = (f"SELECT rowid, -bm25(notes_fts, {marks}, 0) AS s FROM notes_fts "
+                 "WHERE notes_fts MATCH ? ORDER BY s DESC, rowid LIMIT ? OFFSET ?")
         keep = predicate(op.where) if op.where is not None else None
         page = op.k if keep is None else max(op.k, 50)
         out: list[tuple[str, float]] = []
         offset = 0
         while len(out) < op.k:
-            rows = self._db.execute(query, (*weights, expr, op.scope.key, page, offset)).fetchall()
-            hits = [(i, float(s)) for i, s in rows if s > 0]
+            rows = self._db.execute(query, (*weights, 0.0, expr, page, offset)).fetchall()
+            hits = self._note_ids(op.scope, [(seq, float(s)) for seq, s in rows if s > 0])
             if keep is not None:
                 notes = self._notes(i for i, _ in hits)
                 hits = [(i, s) for i, s in hits if i in notes and keep(notes[i])]
@@ -314,6 +316,15 @@ class NetworkXGraphStore(GraphStore):
                 break
             offset += page
         return out[: op.k]
+
+    def _note_ids(self, scope: Scope, ranked: list[tuple[int, float]]) -> list[tuple[str, float]]:
+        """Full-text hits ``(seq, score)`` as ``(note id, score)``, in order (only the scope's notes)."""
+        if not ranked:
+            return []
+        marks = ",".join("?" * len(ranked))
+        ids = dict(self._db.execute(f"SELECT seq, id FROM notes WHERE scope = ? AND seq IN ({marks})",
+                                    (scope.key, *(seq for seq, _ in ranked))).fetchall())
+        return [(ids[seq], s) for seq, s in ranked if seq in ids]
 
     # -- writes -------------------------------------------------------------------------
     def _execute(self, op: Op) -> Any:
@@ -437,7 +448,7 @@ class NetworkXGraphStore(GraphStore):
             where, params = ("", ()) if scope is None else (" WHERE scope = ?", (scope.key,))
             missing: list[str] = []
             stale: list[str] = []
-            cols = ", ".join(("note_id", "scope", *FIELDS))
+            cols = ", ".join(TEXT_COLUMNS)
             for seq, data in self._db.execute(f"SELECT seq, data FROM notes{where} ORDER BY seq", params).fetchall():
                 note = self._parse(data)
                 found = self._db.execute(f"SELECT {cols} FROM notes_fts WHERE rowid = ?", (seq,)).fetchone()
