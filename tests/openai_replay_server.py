@@ -10,7 +10,14 @@ Serves ``POST /v1/chat/completions`` (and ``GET /v1/models``) from fixture files
 
 Inside ``body``, the strings ``"$MODEL"`` and ``"$ID"`` are replaced with the request's
 model and a fresh completion id. Replies are queued per test with :meth:`queue`;
-every request body is kept in :attr:`requests` for assertions. Run it by hand with
+every request body is kept in :attr:`requests` for assertions.
+
+The structured-output probe (``zettelmem.llm.probe``, sent when the method is
+``auto``) is answered apart, without using the queue, as a server that honours the
+methods in ``honours`` would: a correct reply for those, a 400 for a ``json_schema``
+response format it does not support, plain text (``tool_choice`` ignored, as
+llama.cpp's server does with an object) for a tool call it does not honour. Probe
+requests go to :attr:`probes`, not :attr:`requests`. Run it by hand with
 ``python tests/openai_replay_server.py joint_good`` (replays that reply forever).
 """
 
@@ -29,6 +36,7 @@ from typing import Any
 __all__ = ["REPLIES", "ReplayServer", "load_reply"]
 
 REPLIES = Path(__file__).parent / "replies"
+_PROBE = "zettelmem_probe"
 _ids = itertools.count(1)
 
 
@@ -52,9 +60,11 @@ def _substitute(value: Any, model: str, completion_id: str) -> Any:
 class ReplayServer:
     """A threaded loopback server; use as a context manager."""
 
-    def __init__(self, *, repeat: str | None = None) -> None:
+    def __init__(self, *, repeat: str | None = None, honours: tuple[str, ...] = ("function_calling",)) -> None:
         self.replies: deque[dict[str, Any]] = deque()
         self.requests: list[dict[str, Any]] = []
+        self.probes: list[dict[str, Any]] = []
+        self.honours = honours
         self.headers: list[dict[str, str]] = []
         self.repeat = load_reply(repeat) if repeat else None
         self._stop = threading.Event()
@@ -90,7 +100,36 @@ class ReplayServer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _probe_reply(self, request: dict[str, Any]) -> dict[str, Any] | None:
+        """The answer to a structured-output probe, or None if ``request`` is not one."""
+        fmt = request.get("response_format") or {}
+        tools = request.get("tools") or []
+        is_probe = fmt.get("json_schema", {}).get("name") == _PROBE or (
+            bool(tools) and tools[0].get("function", {}).get("name") == _PROBE
+        )
+        if not is_probe:
+            return None
+        with self._lock:
+            self.probes.append(request)
+        if fmt.get("type") == "json_schema":
+            if "json_schema" not in self.honours:
+                return {"status": 400, "body": {"error": {"message": "response_format json_schema not supported"}}}
+            message: dict[str, Any] = {"role": "assistant", "content": '{"probe": "zettelmem"}'}
+        else:
+            if "function_calling" in self.honours:
+                call = {"id": "call_probe", "type": "function",
+                        "function": {"name": _PROBE, "arguments": '{"probe": "zettelmem"}'}}
+                message = {"role": "assistant", "content": None, "tool_calls": [call]}
+            else:
+                message = {"role": "assistant", "content": "Hello there, friend!"}
+        usage = {"prompt_tokens": 20, "completion_tokens": 6, "total_tokens": 26}
+        return {"body": {"id": "$ID", "object": "chat.completion", "created": 0, "model": "$MODEL", "usage": usage,
+                         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}}
+
     def _next(self, request: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        probe = self._probe_reply(request)
+        if probe is not None:
+            return probe
         with self._lock:
             self.requests.append(request)
             self.headers.append(headers)

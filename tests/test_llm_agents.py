@@ -22,7 +22,7 @@ from zettelmem.agents.base import (
 )
 from zettelmem.agents.llm import llm_suite, select_suite
 from zettelmem.agents.llm.schemas import (
-    BuildReply,
+    build_reply,
     EvolveReply,
     LinkReply,
 )
@@ -174,15 +174,26 @@ def test_hallucinated_ids_are_dropped_and_recorded() -> None:
     assert llm.meter.totals()["dropped_ids"] == 7
 
 
-def test_memory_missing_from_reply_falls_back_to_offline() -> None:
-    llm = ScriptedLLM([{"notes": [entry("m2")]}])
-    suite = suite_with(llm)
+def test_memory_missing_from_reply_gets_one_targeted_call() -> None:
+    llm = ScriptedLLM([{"notes": [entry("m2")]}, {"m1": entry("m1")}])
+    suite = suite_with(llm, batch_size=2)
     d1, d2 = run(suite.joint.decide([item("first memory"), item("second")], [[], []]))
-    assert d1.draft.built_by.kind == "offline"
-    assert d1.draft.built_by.fallback_reason == "missing_from_reply"
-    assert d1.draft.context == "offline"
+    assert [d1.draft.built_by.kind, d2.draft.built_by.kind] == ["llm", "llm"]
+    assert [c.schema.model_json_schema()["required"] for c in llm.calls] == [["m1", "m2"], ["m1"]]
+    retry = llm.calls[1].messages[1][1]
+    assert "first memory" in retry and "second" not in retry  # that memory alone
+    assert llm.meter.totals()["fallbacks"] == 0 and llm.meter.totals()["calls"] == 2
+
+
+def test_memory_still_missing_after_its_targeted_call_falls_back_alone() -> None:
+    llm = ScriptedLLM([{"m2": entry("m2")}, "{}", "{}"])  # the targeted call fails, repair included
+    suite = suite_with(llm, batch_size=2)
+    d1, d2 = run(suite.joint.decide([item("first memory"), item("second")], [[], []]))
+    assert d1.draft.built_by.kind == "offline" and d1.draft.context == "offline"
+    assert d1.draft.built_by.fallback_reason.startswith("StructuredOutputError")
+    assert "no entry for any memory id" in d1.draft.built_by.fallback_reason
     assert d2.draft.built_by.kind == "llm"
-    assert llm.meter.totals()["fallbacks"] == 1
+    assert llm.meter.totals()["fallbacks"] == 1 and len(llm.calls) == 3
 
 
 def test_repair_once_then_success() -> None:
@@ -192,7 +203,7 @@ def test_repair_once_then_success() -> None:
     assert decision.draft.built_by.kind == "llm"
     assert len(llm.calls) == 2
     repair = llm.calls[1].messages[-1][1]
-    assert "notes.0.context: Field required" in repair and "diary" in repair
+    assert "m1.context: Field required" in repair and "diary" in repair
     [record] = llm.meter.records
     assert record.outcome == "repaired" and record.requests == 2
     assert llm.meter.totals()["calls"] == 1 and llm.meter.totals()["repaired"] == 1
@@ -419,7 +430,7 @@ def test_scripted_structured_output_error_after_one_repair() -> None:
 def test_staged_suite_three_calls_and_mapping() -> None:
     llm = ScriptedLLM(
         {
-            "build": [BuildReply.model_validate({"notes": [entry("m1")]})],
+            "build": [build_reply(1).model_validate({"notes": [entry("m1")]})],
             "link": [
                 {
                     "links": [

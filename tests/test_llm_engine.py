@@ -101,7 +101,8 @@ def test_http_suite_in_memory_with_fallback(settings: Settings, server: ReplaySe
         [c] = mem.add_many(turns(3)[2:], scope=SCOPE)
     finally:
         mem.close()
-    assert a.note.built_by.kind == "llm" and a.usage.prompt_tokens == 812
+    assert a.note.built_by.kind == "llm" and a.usage.prompt_tokens == 812 + 20  # + the one-time auto probe
+    assert a.usage.calls == 2 and b.usage.calls == 1
     # the replayed reply links m1 -> n1 and proposes an update of n1: the engine
     # applies it or rejects it by its grounding rule, but it is never silently lost
     assert [link.target for link in b.links] == [a.note.id]
