@@ -28,12 +28,14 @@ import itertools
 import json
 import sys
 import threading
+import urllib.error
+import urllib.request
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-__all__ = ["REPLIES", "ReplayServer", "load_reply"]
+__all__ = ["REPLIES", "RecordingProxy", "ReplayServer", "load_reply"]
 
 REPLIES = Path(__file__).parent / "replies"
 _PROBE = "zettelmem_probe"
@@ -194,6 +196,43 @@ class ReplayServer:
                 self._send(int(reply.get("status", 200)), payload, reply.get("headers", {}))
 
         return Handler
+
+
+class RecordingProxy(ReplayServer):
+    """Forwards every request to a real endpoint and keeps its chat completions.
+
+    :attr:`recorded` holds ``(request, {"status", "body"})`` pairs of the real
+    completions (structured-output probes are forwarded but not kept), to be written
+    as replay fixtures.
+    """
+
+    def __init__(self, upstream: str, *, timeout: float = 1800.0) -> None:
+        super().__init__()
+        self.upstream = upstream.rstrip("/")
+        self.timeout = timeout
+        self.recorded: list[tuple[dict[str, Any], dict[str, Any]]] = []
+
+    def _next(self, request: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        fmt = request.get("response_format") or {}
+        tools = request.get("tools") or []
+        probe = fmt.get("json_schema", {}).get("name") == _PROBE or (
+            bool(tools) and tools[0].get("function", {}).get("name") == _PROBE
+        )
+        req = urllib.request.Request(
+            f"{self.upstream}/chat/completions", data=json.dumps(request).encode(),
+            headers={"Content-Type": "application/json"}, method="POST",
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                status, raw = resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            status, raw = exc.code, exc.read()
+        reply = {"status": status, "body": json.loads(raw)}
+        with self._lock:
+            (self.probes if probe else self.requests).append(request)
+            if not probe:
+                self.recorded.append((request, reply))
+        return reply
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use

@@ -22,9 +22,9 @@ from zettelmem.agents.base import (
 )
 from zettelmem.agents.llm import llm_suite, select_suite
 from zettelmem.agents.llm.schemas import (
-    build_reply,
     EvolveReply,
     LinkReply,
+    build_reply,
 )
 from zettelmem.config import AgentsConfig
 from zettelmem.errors import BudgetExceeded, ConfigurationError, LLMError, StructuredOutputError

@@ -24,7 +24,8 @@ where callers expect them (``except KeyError`` still catches an unknown id)::
     │   └── ConflictError                optimistic version check failed
     ├── LLMError
     │   ├── StructuredOutputError        reply did not match the schema
-    │   └── BudgetExceeded               call/token budget of an operation spent
+    │   ├── BudgetExceeded               call/token budget of an operation spent
+    │   └── LLMRequired                  the LLM failed and ZETTELMEM_LLM_REQUIRED forbids offline notes
     └── ExportError
 """
 
@@ -43,6 +44,7 @@ __all__ = [
     "InvalidContent",
     "InvalidInput",
     "LLMError",
+    "LLMRequired",
     "LinkNotFound",
     "NotFound",
     "NoteNotFound",
@@ -141,6 +143,11 @@ class StructuredOutputError(LLMError):
 
 class BudgetExceeded(LLMError):
     """The call or token budget of an operation is spent."""
+
+
+class LLMRequired(LLMError):
+    """The LLM failed for some memories and ``required`` forbids building them offline;
+    the chunk of memories being added is not written."""
 
 
 class ExportError(ZettelmemError):

@@ -406,6 +406,8 @@ def demo(
     llm: Annotated[bool, typer.Option(
         "--llm", help="Require the configured LLM (default: the LLM agents when ZETTELMEM_LLM_* configures one, "
                       "else offline; --offline forces offline).")] = False,
+    turns: Annotated[int | None, typer.Option(
+        "--turns", min=1, help="Only the first N turns of the dialogue (a quick look with a slow local model).")] = None,
 ) -> None:
     """Run the whole loop on the bundled dialogue (offline unless an LLM is configured).
 
@@ -415,7 +417,7 @@ def demo(
     from zettelmem.cli._demo import run_demo
 
     st = get_state(ctx)
-    run_demo(st, home or st.home, use_llm=True if llm else None)
+    run_demo(st, home or st.home, use_llm=True if llm else None, turns=turns)
 
 
 from zettelmem.cli._db import db_app, migrate  # noqa: E402  (registered after the core commands)

@@ -28,6 +28,7 @@ from zettelmem.engine.pipeline import PipelineMixin, text_hash
 from zettelmem.engine.results import AddResult, CheckReport, SearchHit
 from zettelmem.errors import ConflictError, InvalidInput, LinkNotFound, NoteNotFound, ScopeMismatch
 from zettelmem.filters import Filter
+from zettelmem.llm.accounting import STORED_KEY, read_stored
 from zettelmem.models import BuiltBy, Change, Link, Note, Relation, Scope
 from zettelmem.stores.base import DeleteLinks, GraphStore, PutChanges, PutLinks, PutNotes
 from zettelmem.stores.base import DeleteNotes as DeleteNotesOp
@@ -276,6 +277,7 @@ class AsyncMemory(PipelineMixin):
             "embedding_model": self.embedder.model_id,
             "agents": self.agents.name,
             "llm": self._usage(),
+            "llm_stored": read_stored(await asyncio.to_thread(self.graph.get_meta, STORED_KEY)),
         }
 
     async def check(self, repair: bool = False, scope: Scope | None = None) -> CheckReport:

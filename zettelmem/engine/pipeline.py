@@ -19,6 +19,7 @@ from zettelmem.agents.base import Candidate, Decision, EvolutionProposal, Memory
 from zettelmem.engine.evolution import USER, EvolutionMixin
 from zettelmem.engine.guards import clean_labels
 from zettelmem.engine.results import AddResult, Usage
+from zettelmem.llm.accounting import STORED_KEY, merge_stored
 from zettelmem.models import Note, Scope, new_id
 from zettelmem.stores.base import PutChanges, PutLinks, PutMeta, PutNotes
 from zettelmem.vectors.base import vector_metadata
@@ -127,8 +128,8 @@ class PipelineMixin(EvolutionMixin):
                     evols = await suite.evolver.evolve(note, linked, links)
                 decision = Decision(draft=drafts[i], links=links, evolutions=evols)
                 results.append(self._apply(note, found, decision, working, evolve))  # later notes see it
-        await self._commit(notes, vecs, results, working, tails)
         delta = Usage.delta(usage_before, self._usage())
+        await self._commit(notes, vecs, results, working, tails, await self._stored_usage(delta))
         for j, r in enumerate(results):  # one chunk's spend, reported once
             r.usage = delta if j == 0 else Usage()
         return results
@@ -190,9 +191,19 @@ class PipelineMixin(EvolutionMixin):
             metadata=item.metadata,
         )
 
+    async def _stored_usage(self, delta: Usage) -> dict[str, str]:
+        """The store's LLM counts plus this chunk's (graph meta, committed with the notes)."""
+        meter = self.agents.extra.get("meter")
+        if meter is None:
+            return {}
+        log = getattr(meter, "fallback_log", None)
+        reason = log[-1].reason if delta.fallbacks and log else None
+        value = merge_stored(await asyncio.to_thread(self.graph.get_meta, STORED_KEY), delta.model_dump(), reason)
+        return {} if value is None else {STORED_KEY: value}
+
     async def _commit(
         self, new: Sequence[Note], vecs: np.ndarray, results: Sequence[AddResult],
-        working: dict[str, Note], tails: dict[str, str],
+        working: dict[str, Note], tails: dict[str, str], meta: dict[str, str] | None = None,
     ) -> None:
         """The one write path: vectors first (idempotent), then one graph transaction."""
         new_ids = {n.id for n in new}
@@ -210,7 +221,7 @@ class PipelineMixin(EvolutionMixin):
             links = tuple(lk for r in results if r.note.scope == scope for lk in r.links)
             changes = tuple(c for r in results if r.note.scope == scope for c in (*r.changes, *r.rejected))
             ops += [PutLinks(scope, links), PutChanges(scope, changes)]
-        ops += [PutMeta(key, value) for key, value in tails.items()]
+        ops += [PutMeta(key, value) for key, value in {**tails, **(meta or {})}.items()]
         await self.graph.abatch(ops)
         for r in results:
             r.note = working[r.note.id]

@@ -294,7 +294,7 @@ class KeyedReply(BaseModel):
 
     def dropped(self) -> list[tuple[str, str]]:
         """``(id as written, reason)`` for entries of ids not given, or given twice."""
-        return [tuple(d) for d in (self.model_extra or {}).get(_DROPPED, [])]  # type: ignore[misc]
+        return [(str(d[0]), str(d[1])) for d in (self.model_extra or {}).get(_DROPPED, [])]
 
 
 @cache

@@ -111,7 +111,7 @@ class LLMLinker:
                 async with rt.limiter:
                     reply = await rt.llm.complete(render_link(ctx), LinkReply, task="link")
             except LLMError as exc:
-                rt.meter.record_fallback("link", fallback_reason(exc))
+                rt.fallback("link", fallback_reason(exc))
                 return list(await rt.offline.linker.link(note, candidates))
         offered = {c.note.id for c in candidates}
         return links_from(reply.links, ids, offered, limits=rt.limits, meter=rt.meter, task="link")
@@ -156,7 +156,7 @@ class LLMEvolver:
                     reply = await rt.llm.complete(render_evolve(ctx), EvolveReply, task="evolve")
             except LLMError as exc:
                 reason = fallback_reason(exc)
-                rt.meter.record_fallback("evolve", reason)
+                rt.fallback("evolve", reason)
                 proposals = await rt.offline.evolver.evolve(trigger, linked, links)
                 return [
                     p.model_copy(update={"agent": p.agent.model_copy(update={"fallback_reason": reason})})
