@@ -554,3 +554,52 @@ def test_scripted_validates_pydantic_replies_against_the_requested_schema() -> N
     llm = ScriptedLLM([_Other(x=1), EvolveReply(updates=[])])
     out = run(llm.complete([("user", "x")], EvolveReply, task="evolve"))
     assert out == EvolveReply(updates=[]) and llm.meter.records[0].outcome == "repaired"
+
+
+# -- the keyed reply and the copy guards ----------------------------------------------------
+
+
+def test_keyed_schema_has_one_required_property_per_memory() -> None:
+    from zettelmem.agents.llm.schemas import joint_reply
+
+    schema = joint_reply(3).model_json_schema()
+    assert schema["required"] == ["m1", "m2", "m3"] and schema["additionalProperties"] is False
+    assert all(p == {"$ref": "#/$defs/JointEntry"} for p in schema["properties"].values())
+    assert joint_reply(3) is joint_reply(3) and joint_reply(2) is not joint_reply(3)
+
+
+def test_attributes_stay_on_the_memory_they_belong_to() -> None:
+    """A small model copies the first entry onto later memories, writes memory types as tags,
+    invents an id and adds an extra entry: each memory keeps only what is its own."""
+    first = {"keywords": ["pottery", "Clay Collective"], "tags": ["hobby", "episodic"],
+             "context": "Maya signed up for a pottery class at Clay Collective.", "memory_type": "episodic",
+             "entities": ["Maya", "Clay Collective"]}
+    reply = {
+        "M2": dict(first),  # copied onto the second memory, id in capitals
+        "m1": first,
+        "m7": dict(first, context="An invented memory."),  # an id nobody sent
+        "m3": {"keywords": ["sourdough", "pottery"], "tags": ["cooking"], "memory_type": "semantic",
+               "context": "Anna, the sister."},  # copies a shown note's context
+    }
+    llm = ScriptedLLM([reply])
+    suite = suite_with(llm, batch_size=3)
+    items = [item("Maya: I signed up for the pottery class at Clay Collective."),
+             item("Jonas: Is that the studio your sister Lena recommended?"),
+             item("Jonas: I bake sourdough bread every Sunday.")]
+    d1, d2, d3 = run(suite.joint.decide(items, [[], [], cands(ANNA)]))
+    assert d1.draft.context == first["context"] and d1.draft.keywords == ["pottery", "Clay Collective"]
+    assert d1.draft.tags == ["hobby"]  # a memory type is not a tag
+    assert d2.draft.context == "" and d2.draft.keywords == [] and d2.draft.entities == []  # the copy taken back
+    assert d3.draft.context == "" and d3.draft.keywords == ["sourdough", "pottery"]  # unshared: kept as written
+    assert d3.draft.memory_type == MemoryType.SEMANTIC
+    assert all(d.draft.built_by.kind == "llm" for d in (d1, d2, d3))
+    assert {(d.id, d.reason) for d in llm.meter.dropped} == {("m7", "not offered")}
+    assert llm.meter.totals()["fallbacks"] == 0
+
+
+def test_staged_build_is_keyed_too() -> None:
+    llm = ScriptedLLM([{"m2": entry("m2", context="second"), "m1": entry("m1", context="first")}])
+    suite = suite_with(llm, mode="staged", batch_size=2)
+    drafts = run(suite.builder.build([item("first hiking with Anna"), item("second hiking with Anna")]))
+    assert [d.context for d in drafts] == ["first", "second"]
+    assert llm.calls[0].schema.model_json_schema()["required"] == ["m1", "m2"]

@@ -23,6 +23,7 @@ from zettelmem.agents.llm.mapping import (
     links_from,
     memory_view,
     note_view,
+    unshare,
 )
 from zettelmem.agents.llm.render import render_joint
 from zettelmem.agents.llm.runtime import Runtime, fallback_reason
@@ -97,7 +98,9 @@ class JointLLMAgent:
         for written, reason in reply.dropped():
             meter.record_dropped(TASK, "memory", written, reason)
         decided: dict[int, Decision] = {}
-        for short, entry in reply.entries().items():
+        texts = {mem_ids.short(str(i)): item.content for i, item in enumerate(items)}
+        entries = unshare(reply.entries(), texts, [n.context for n in ctx.notes])
+        for short, entry in entries.items():
             index = int(mem_ids.real(short) or 0)
             decided[index] = self._decision(entry, items[index], candidates[index], note_ids)
 

@@ -21,6 +21,7 @@ from zettelmem.agents.llm.mapping import (
     links_from,
     memory_view,
     note_view,
+    unshare,
 )
 from zettelmem.agents.llm.render import render_build, render_evolve, render_link
 from zettelmem.agents.llm.runtime import Runtime, fallback_reason
@@ -66,7 +67,8 @@ class LLMNoteBuilder:
         for written, reason in reply.dropped():
             rt.meter.record_dropped("build", "memory", written, reason)
         drafts: dict[int, NoteDraft] = {}
-        for short, entry in reply.entries().items():
+        texts = {mem_ids.short(str(i)): item.content for i, item in enumerate(items)}
+        for short, entry in unshare(reply.entries(), texts).items():
             index = int(mem_ids.real(short) or 0)
             drafts[index] = draft_from(entry, items[index], rt.limits, rt.built_by("build"))
         missing = [i for i in range(len(items)) if i not in drafts]
