@@ -304,6 +304,13 @@ def test_model_event_time_used_when_caller_gave_none() -> None:
     assert d.draft.event_time == datetime(2021, 5, 3, tzinfo=UTC)
 
 
+def test_model_event_time_dropped_when_the_memory_never_says_when() -> None:
+    """A small model invents a date for "last weekend"; a date whose year the text lacks is not kept."""
+    llm = ScriptedLLM([{"m1": entry("m1", event_time="2023-09-15T14:30:00Z")}])
+    [d] = run(suite_with(llm).joint.decide([item("I went hiking last weekend!")], [[]]))
+    assert d.draft.event_time is None and d.draft.built_by.kind == "llm"
+
+
 def test_evolve_off_asks_for_none_and_keeps_none() -> None:
     reply = {
         "notes": [

@@ -108,7 +108,8 @@ def test_live_staged_build(live_llm: LiveLLM) -> None:
     drafts, meter = _run(live_llm, "staged", batch_size=2)
     _no_fallback(meter)
     assert meter.by_task()["build"]["calls"] == 1
-    assert all(d.built_by.kind == "llm" and d.keywords for d in drafts)
+    assert all(d.built_by.kind == "llm" for d in drafts)
+    assert drafts[0].keywords  # the real memory; the injected one may rightly have none
 
 
 def _record(proxy: RecordingProxy, model: str) -> None:

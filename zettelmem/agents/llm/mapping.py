@@ -193,6 +193,11 @@ def unshare(entries: Mapping[str, T], texts: Mapping[str, str], note_contexts: I
     return out
 
 
+def _said_when(value: datetime | None, text: str) -> datetime | None:
+    """A model's event time only if the memory names its year (small models invent dates)."""
+    return value if value is not None and str(value.year) in text else None
+
+
 def draft_from(attrs: NoteAttrs, item: MemoryInput, limits: Limits, built_by: BuiltBy) -> NoteDraft:
     """A note draft from the model's attributes; the caller's hints win. Memory type
     names are not tags (small models put them there)."""
@@ -203,7 +208,7 @@ def draft_from(attrs: NoteAttrs, item: MemoryInput, limits: Limits, built_by: Bu
         context=_clean_context(attrs.context),
         memory_type=item.memory_type or attrs.memory_type,
         entities=clean_labels(attrs.entities, 32),
-        event_time=item.event_time or parse_time(attrs.event_time),
+        event_time=item.event_time or _said_when(parse_time(attrs.event_time), item.content),
         built_by=built_by,
     )
 
