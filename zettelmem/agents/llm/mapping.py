@@ -207,7 +207,7 @@ def draft_from(attrs: NoteAttrs, item: MemoryInput, limits: Limits, built_by: Bu
         tags=clean_labels(tags, limits.max_tags, lower=True),
         context=_clean_context(attrs.context),
         memory_type=item.memory_type or attrs.memory_type,
-        entities=clean_labels(attrs.entities, 32),
+        entities=clean_labels(grounded(attrs.entities, item.content), 32),  # names, as written
         event_time=item.event_time or _said_when(parse_time(attrs.event_time), item.content),
         built_by=built_by,
     )
