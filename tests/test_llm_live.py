@@ -115,10 +115,11 @@ def test_live_staged_build(live_llm: LiveLLM) -> None:
 def _record(proxy: RecordingProxy, model: str) -> None:
     """Write the recorded chat completions as replay fixtures, marked recorded."""
     date = datetime.now(UTC).date().isoformat()
-    for i, (_request, reply) in enumerate(proxy.recorded, start=1):
+    for i, (request, reply) in enumerate(proxy.recorded, start=1):
         fixture = {
             "recorded": {"model": model, "date": date, "server": "llama.cpp (xllamacpp 2026.10.11549)",
-                         "by": "tests/test_llm_live.py::test_live_joint_through_memory"},
+                         "by": "tests/test_llm_live.py::test_live_joint_through_memory",
+                         "request_messages": request["messages"]},
             "status": reply["status"],
             "body": {**reply["body"], "id": "$ID", "model": "$MODEL"},
         }

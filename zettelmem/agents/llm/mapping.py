@@ -200,10 +200,12 @@ def _said_when(value: datetime | None, text: str) -> datetime | None:
 
 def draft_from(attrs: NoteAttrs, item: MemoryInput, limits: Limits, built_by: BuiltBy) -> NoteDraft:
     """A note draft from the model's attributes; the caller's hints win. Memory type
-    names are not tags (small models put them there)."""
+    names are neither tags nor keywords (small models put them there); entities must
+    occur in the memory's text."""
     tags = [t for t in attrs.tags if str(t).strip().casefold() not in _TYPE_NAMES]
+    keywords = [k for k in attrs.keywords if str(k).strip().casefold() not in _TYPE_NAMES]
     return NoteDraft(
-        keywords=clean_labels(attrs.keywords, limits.max_keywords),
+        keywords=clean_labels(keywords, limits.max_keywords),
         tags=clean_labels(tags, limits.max_tags, lower=True),
         context=_clean_context(attrs.context),
         memory_type=item.memory_type or attrs.memory_type,
