@@ -10,6 +10,7 @@ each memory must get its own entry's attributes — never another memory's.
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,12 @@ def test_recorded_dialogue_replays_onto_the_right_memories(tmp_path: Path) -> No
         for other in others:  # nothing of another memory's entry unless it is also this one's
             if other["context"].strip() != mine["context"].strip():
                 assert note.context != other["context"].strip()
+            if {k.casefold() for k in other["keywords"]} == {k.casefold() for k in mine["keywords"]}:
+                # copied keywords: only those found in this memory's own text stay
+                assert all(k.casefold() in note.content.casefold() for k in note.keywords)
+        assert not {"episodic", "semantic", "procedural", "core", "resource"} & {*note.tags, *note.keywords}
+        assert all(e.casefold() in note.content.casefold() for e in note.entities)  # no invented names ("n1")
+        assert note.event_time == turns[i]["event_time"].replace(tzinfo=UTC)  # the caller's time wins
 
 
 @pytest.mark.parametrize("path", RECORDED, ids=[p.stem for p in RECORDED])
