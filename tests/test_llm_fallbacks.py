@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,6 @@ from typing import Any
 
 import langchain_openai  # noqa: F401  (a test dependency: the real client path)
 import pytest
-from conftest import free_port
 
 from zettelmem import Memory
 from zettelmem.agents.llm import llm_suite
@@ -25,6 +25,12 @@ from zettelmem.llm.accounting import merge_stored, read_stored
 from zettelmem.models import Scope
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def cli(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -80,7 +86,7 @@ def test_required_in_the_api_refuses_the_chunk(tmp_path: Path) -> None:
 
     llm = ScriptedLLM([LLMError("connection refused")])
     settings = Settings(home=tmp_path / "h", embedding=HashingEmbeddingConfig())
-    suite = llm_suite(LLMSettings(required=True), settings.agents, offline_suite(settings.agents), llm)
+    suite: Any = llm_suite(LLMSettings(required=True), settings.agents, offline_suite(settings.agents), llm)
     with Memory(settings, agents=suite) as mem:
         with pytest.raises(LLMRequired, match="connection refused"):
             mem.add_many(["one memory", "another"], scope=Scope(user_id="u"))
@@ -94,7 +100,7 @@ def test_counts_are_committed_with_the_notes(tmp_path: Path) -> None:
     llm = ScriptedLLM([LLMError("boom")], default=lambda m, s, t: {"m1": {
         "keywords": ["pottery"], "tags": ["hobby"], "context": "Maya took up pottery.", "memory_type": "episodic"}})
     settings = Settings(home=tmp_path / "h", embedding=HashingEmbeddingConfig())
-    suite = llm_suite(LLMSettings(batch_size=1), settings.agents, offline_suite(settings.agents), llm)
+    suite: Any = llm_suite(LLMSettings(batch_size=1), settings.agents, offline_suite(settings.agents), llm)
     with Memory(settings, agents=suite) as mem:
         mem.add("Maya bought clay.", scope=Scope(user_id="u"))
         mem.add("Maya took up pottery.", scope=Scope(user_id="u"))

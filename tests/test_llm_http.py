@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,10 +17,10 @@ from zettelmem.agents.llm import llm_suite
 from zettelmem.agents.llm.schemas import joint_reply
 from zettelmem.config import AgentsConfig
 from zettelmem.errors import LLMError, StructuredOutputError
-from zettelmem.llm import LLMSettings, OpenAIChatLLM
+from zettelmem.llm import LLMSettings, Message, OpenAIChatLLM
 from zettelmem.models import BuiltBy, Note
 
-MESSAGES = [("system", "You build notes."), ("user", "New memories: ...")]
+MESSAGES: list[Message] = [("system", "You build notes."), ("user", "New memories: ...")]
 JointReply = joint_reply(1)
 
 
@@ -32,6 +33,12 @@ def server() -> Iterator[ReplayServer]:
 class Sleeps(list[float]):
     async def __call__(self, seconds: float) -> None:
         self.append(seconds)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def client(server: ReplayServer, sleeps: Sleeps | None = None, **kw: Any) -> OpenAIChatLLM:
@@ -63,7 +70,7 @@ def test_good_structured_reply_and_wire_usage(server: ReplayServer) -> None:
     reply = complete(llm)
     assert isinstance(reply, JointReply)
     assert list(reply.entries()) == ["m1"]
-    note = reply.m1
+    note = reply.entries()["m1"]
     assert note.links[0].target == "n1" and note.evolve[0].target == "n1"
     totals = llm.meter.totals()
     assert (totals["calls"], totals["requests"]) == (1, 1)
@@ -187,15 +194,15 @@ ANNA = Note(id="id-anna", content="Anna is my sister; she lives in Zurich.", ver
 
 def decide(server: ReplayServer, items: list[MemoryInput], cands: list[list[Candidate]], **kw: Any) -> Any:
     settings = LLMSettings(base_url=server.base_url, model="replay-model", backoff_initial=0.0, **kw)
-    suite = llm_suite(settings, AgentsConfig(), OFFLINE)
+    suite: Any = llm_suite(settings, AgentsConfig(), OFFLINE)
 
     async def go() -> Any:
         try:
             return await suite.joint.decide(items, cands)
         finally:
-            await suite.extra["aclose"]()
+            await suite.aclose()
 
-    return asyncio.run(go()), suite.extra["meter"]
+    return asyncio.run(go()), suite.meter
 
 
 def test_joint_agent_over_http(server: ReplayServer) -> None:
@@ -285,8 +292,7 @@ def test_auto_probes_once_per_endpoint(honours: tuple[str, ...], chosen: str, pr
 
 
 def test_auto_probe_against_a_dead_endpoint_fails_the_call_and_caches_nothing() -> None:
-    from conftest import free_port
-
+    
     settings = LLMSettings(base_url=f"http://127.0.0.1:{free_port()}/v1", model="nobody", max_retries=0, timeout=2)
     llm = OpenAIChatLLM(settings, sleep=Sleeps())
     with pytest.raises(LLMError, match="probe failed"):

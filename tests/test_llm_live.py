@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import langchain_openai  # noqa: F401  (a test dependency: the real client path)
-from conftest import LiveLLM
 from openai_replay_server import REPLIES, RecordingProxy
 
 from zettelmem import Memory
@@ -35,6 +34,7 @@ from zettelmem.agents.offline import offline_suite
 from zettelmem.cli.jsonl import bundled_dialogue
 from zettelmem.config import AgentsConfig, HashingEmbeddingConfig, Settings
 from zettelmem.models import BuiltBy, Note, Provenance, Scope
+from zettelmem.testing.llama_server import Endpoint as LiveLLM
 
 UNUSED = BuiltBy(kind="offline", agent="must-not-run")
 DIALOGUE_TURNS = 3  # memories of the bundled dialogue the Memory test adds in one joint call
@@ -71,9 +71,9 @@ MEMORIES = [
 
 def _run(live: LiveLLM, mode: str, batch_size: int) -> tuple[list[Any], Any]:
     offline = _Refuse()
-    suite = llm_suite(live.settings(mode=mode, batch_size=batch_size), AgentsConfig(),
+    suite: Any = llm_suite(live.settings(mode=mode, batch_size=batch_size), AgentsConfig(),
                       AgentSuite(builder=offline, linker=offline, evolver=offline))
-    meter = suite.extra["meter"]
+    meter = suite.meter
     cands = [[Candidate(note=ANNA, similarity=0.8)], []]
 
     async def go() -> list[Any]:
@@ -82,7 +82,7 @@ def _run(live: LiveLLM, mode: str, batch_size: int) -> tuple[list[Any], Any]:
                 return list(await suite.joint.decide(MEMORIES, cands))
             return list(await suite.builder.build(MEMORIES))
         finally:
-            await suite.extra["aclose"]()
+            await suite.aclose()
 
     return asyncio.run(go()), meter
 
@@ -134,8 +134,8 @@ def test_live_joint_through_memory(live_llm: LiveLLM, tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home", embedding=HashingEmbeddingConfig())
     with RecordingProxy(live_llm.base_url) as proxy:
         live = LiveLLM(proxy.base_url, live_llm.model)
-        suite = llm_suite(live.settings(batch_size=DIALOGUE_TURNS), settings.agents, offline_suite(settings.agents))
-        meter = suite.extra["meter"]
+        suite: Any = llm_suite(live.settings(batch_size=DIALOGUE_TURNS), settings.agents, offline_suite(settings.agents))
+        meter = suite.meter
         with Memory(settings, agents=suite) as mem:
             results = mem.add_many(turns, scope=Scope(user_id="live"))
             notes = mem.list(Scope(user_id="live"))

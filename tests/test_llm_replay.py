@@ -51,8 +51,8 @@ def test_recorded_dialogue_replays_onto_the_right_memories(tmp_path: Path) -> No
         srv.queue(*(p.stem for p in RECORDED))
         llm_settings = LLMSettings(base_url=srv.base_url, model=fixtures[0]["recorded"]["model"],
                                    batch_size=TURNS, max_retries=0, max_concurrency=1)
-        suite = llm_suite(llm_settings, settings.agents, offline_suite(settings.agents))
-        meter = suite.extra["meter"]
+        suite: Any = llm_suite(llm_settings, settings.agents, offline_suite(settings.agents))
+        meter = suite.meter
         with Memory(settings, agents=suite) as mem:
             results = mem.add_many(turns, scope=Scope(user_id="live"))
         requests = list(srv.requests)

@@ -4,6 +4,7 @@ from zettelmem.agents.base import AgentSuite, MemoryInput
 from zettelmem.config import (
     ChromaLocalConfig,
     ChromaServerConfig,
+    LLMSettings,
     Neo4jConfig,
     NetworkXConfig,
     OnnxEmbeddingConfig,
@@ -49,6 +50,7 @@ __all__ = [
     "Filter",
     "InvalidContent",
     "InvalidInput",
+    "LLMSettings",
     "Link",
     "Memory",
     "MemoryInput",

@@ -18,7 +18,7 @@ from typing import Any
 
 import networkx as nx
 
-from zettelmem.export._graph import OTHER_COLOR, TYPE_COLORS
+from zettelmem._cards import OTHER_COLOR, TYPE_COLORS
 
 __all__ = [
     "cytoscape_data",

@@ -13,21 +13,13 @@ from typing import Any
 
 import networkx as nx
 
+from zettelmem._cards import OTHER_COLOR, TYPE_COLORS
 from zettelmem.errors import InvalidInput, NoteNotFound
-from zettelmem.models import Link, MemoryType, Note, Scope
+from zettelmem.models import Link, Note, Scope
 from zettelmem.stores.base import GraphStore
 
 __all__ = ["TYPE_COLORS", "graph_from", "graph_store", "link_attrs", "node_attrs", "to_networkx"]
 
-#: Colour of each memory type, shared by every visual export and the notebooks.
-TYPE_COLORS: dict[str, str] = {
-    MemoryType.EPISODIC.value: "#4e79a7",
-    MemoryType.SEMANTIC.value: "#59a14f",
-    MemoryType.PROCEDURAL.value: "#f28e2b",
-    MemoryType.CORE.value: "#e15759",
-    MemoryType.RESOURCE.value: "#b07aa1",
-}
-OTHER_COLOR = "#9c9c9c"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 

@@ -48,9 +48,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from zettelmem.llm.config import LLMSettings
 
 __all__ = [
     "MODELS",
+    "Endpoint",
     "LlamaServer",
     "LlamaServerError",
     "ModelSpec",
@@ -198,6 +203,34 @@ def fetch_model(name: str = DEFAULT_MODEL, *, cache: Path | None = None) -> Path
             raise LlamaServerError(f"{target} changed while it was being verified")
         _log(f"verified {target} (sha256 {spec.sha256[:12]}…)")
     return target
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An OpenAI-compatible endpoint serving a real model, with settings sized for CPU inference."""
+
+    base_url: str
+    model: str
+
+    def settings(self, **overrides: Any) -> LLMSettings:
+        """LLM settings for this endpoint: long timeout, one retry, one request at a time."""
+        from zettelmem.llm.config import LLMSettings
+
+        values: dict[str, Any] = {
+            "base_url": self.base_url,
+            "model": self.model,
+            "timeout": 900.0,  # a 0.5B model on one CPU thread: ~20 prompt and ~9 completion tokens/s
+            "max_retries": 1,
+            "max_concurrency": 1,  # one slot on the server
+            "max_output_tokens": 1200,
+        }
+        return LLMSettings(**{**values, **overrides})
+
+    def env(self) -> dict[str, str]:
+        """``ZETTELMEM_LLM_*`` variables pointing a CLI process at this endpoint."""
+        return {"ZETTELMEM_LLM_BASE_URL": self.base_url, "ZETTELMEM_LLM_MODEL": self.model,
+                "ZETTELMEM_LLM_TIMEOUT": "900", "ZETTELMEM_LLM_MAX_RETRIES": "1",
+                "ZETTELMEM_LLM_MAX_CONCURRENCY": "1", "ZETTELMEM_LLM_MAX_OUTPUT_TOKENS": "1200"}
 
 
 def _free_port() -> int:
