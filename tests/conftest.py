@@ -150,7 +150,6 @@ def _wait_heartbeat(port: int, proc: subprocess.Popen[bytes], log: Path, timeout
     pytest.fail(f"chroma run did not answer within {timeout:.0f}s:\n{log.read_text()[-2000:]}", pytrace=False)
 
 
-
 # -- a real local model (llama.cpp's server) ---------------------------------------------
 @pytest.fixture(scope="session")
 def live_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
@@ -174,3 +173,11 @@ def live_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield Endpoint(server.base_url, server.model)
     finally:
         server.stop()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    """Say how much the fuzz suites ran (each tests/test_fuzz_*.py module keeps a STATS dict)."""
+    for name, module in sorted(sys.modules.items()):
+        stats = getattr(module, "STATS", None)
+        if name.rsplit(".", 1)[-1].startswith("test_fuzz_") and isinstance(stats, dict) and any(stats.values()):
+            terminalreporter.write_line(f"{name.rsplit('.', 1)[-1]}: " + ", ".join(f"{v} {k}" for k, v in stats.items()))
