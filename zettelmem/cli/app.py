@@ -254,6 +254,26 @@ def revert(
 
 @app.command()
 @guard
+def consolidate(
+    ctx: typer.Context,
+    note_ids: Annotated[list[str] | None, typer.Argument(help="Notes to place (default: every note).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Gather notes into topic notes (one per speaker and topic, across sessions)."""
+    st = get_state(ctx)
+    with st.memory() as mem:
+        ids = [resolve_note(mem, st.scope, i).id for i in note_ids] if note_ids else None
+        report = mem.consolidate(ids, st.scope)
+    if st.json or as_json:
+        print_json({"created": report.created, "extended": report.extended, "grouped": report.grouped,
+                    "changes": [c.model_dump(mode="json") for c in report.changes]})
+        return
+    console.print(f"{len(report.created)} topic notes created, {len(report.extended)} extended; "
+                  f"{report.grouped} notes placed.", markup=False)
+
+
+@app.command()
+@guard
 def evolve(
     ctx: typer.Context,
     note_ids: Annotated[list[str] | None, typer.Argument(help="Trigger notes (default: every note).")] = None,
