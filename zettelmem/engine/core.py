@@ -50,9 +50,13 @@ class AsyncMemory(PipelineMixin):
         graph: GraphStore | None = None,
         vectors: VectorIndex | None = None,
         embedder: Embedder | None = None,
+        read_only: bool = False,
     ) -> None:
         self.settings = settings or Settings()
-        self.graph, self.vectors, self.embedder = open_backends(self.settings, graph, vectors, embedder)
+        #: opened for reading only: no writer lock, writes raise StoreReadOnly
+        self.read_only = read_only
+        self.graph, self.vectors, self.embedder = open_backends(self.settings, graph, vectors, embedder,
+                                                                read_only=read_only)
         self.agents = agents or pick_agents(self.settings)
         self.lexical = LexicalIndex(self._lexical_corpus)
         self._write_lock = asyncio.Lock()

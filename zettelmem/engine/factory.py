@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from zettelmem.agents.base import AgentSuite
 from zettelmem.config import ChromaLocalConfig, Neo4jConfig, NetworkXConfig, Settings
 from zettelmem.embeddings import Embedder, make_embedder
-from zettelmem.errors import EmbeddingModelMismatch
+from zettelmem.errors import EmbeddingModelMismatch, StoreReadOnly
 from zettelmem.stores.base import GraphStore
 from zettelmem.vectors.base import VectorIndex
 
 __all__ = ["open_backends", "open_graph", "pick_agents"]
 
 
-def open_graph(settings: Settings) -> GraphStore:
+class _ReadOnlyVectors:
+    """A vector index that reads through and refuses every write (before anything is written)."""
+
+    def __init__(self, inner: VectorIndex) -> None:
+        self._inner = inner
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise StoreReadOnly("this memory is open read-only; open it without read_only to write")
+
+    upsert = update_metadata = delete = _refuse
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def open_graph(settings: Settings, *, read_only: bool = False) -> GraphStore:
+    """The configured graph store; ``read_only`` opens an embedded store without the writer lock."""
     g = settings.graph
     if isinstance(g, Neo4jConfig):
         from zettelmem.stores.neo4j import Neo4jGraphStore
@@ -20,10 +38,11 @@ def open_graph(settings: Settings) -> GraphStore:
         return Neo4jGraphStore(g)
     from zettelmem.stores.networkx_store import NetworkXGraphStore
 
-    return NetworkXGraphStore(settings.graph_path(), synchronous=g.synchronous)
+    return NetworkXGraphStore(settings.graph_path(), synchronous=g.synchronous, read_only=read_only)
 
 
-def open_vectors(settings: Settings, embedder: Embedder) -> VectorIndex:
+def open_vectors(settings: Settings, embedder: Embedder, *, read_only: bool = False) -> VectorIndex:
+    """The configured vector index; a ``read_only`` opener takes no writer lock (and writes nothing)."""
     from zettelmem.vectors.chroma import ChromaVectorIndex
 
     v = settings.vectors
@@ -38,10 +57,17 @@ def open_backends(
     graph: GraphStore | None = None,
     vectors: VectorIndex | None = None,
     embedder: Embedder | None = None,
+    *,
+    read_only: bool = False,
 ) -> tuple[GraphStore, VectorIndex, Embedder]:
-    """Graph first (it holds the folder lock), then embedder and vectors; model ids must agree."""
-    settings.home.mkdir(parents=True, exist_ok=True)
-    graph = graph or open_graph(settings)
+    """Graph first (it holds the folder lock), then embedder and vectors; model ids must agree.
+
+    ``read_only`` opens without the writer lock and creates nothing: an embedded
+    folder that holds no store raises :class:`~zettelmem.errors.StoreNotFound`.
+    """
+    if not read_only:
+        settings.home.mkdir(parents=True, exist_ok=True)
+    graph = graph or open_graph(settings, read_only=read_only)
     try:
         embedder = embedder or make_embedder(settings.embedding)
         recorded = graph.get_meta("embedding_model")  # also proves the graph is reachable and migrated
@@ -50,13 +76,15 @@ def open_backends(
             # (A shared server graph may serve several vector collections; each Chroma collection
             # records its own model and refuses another one.)
             mine = f"{embedder.model_id}:{embedder.dims}"
-            if recorded is None:
+            if recorded is None and not read_only:
                 graph.put_meta("embedding_model", mine)
-            elif recorded != mine:
+            elif recorded is not None and recorded != mine:
                 raise EmbeddingModelMismatch(
                     f"this store was built with embedding model {recorded}; the configured model is {mine}"
                 )
-        vectors = vectors or open_vectors(settings, embedder)
+        vectors = vectors or open_vectors(settings, embedder, read_only=read_only)
+        if read_only:
+            vectors = cast("VectorIndex", _ReadOnlyVectors(vectors))
     except BaseException:
         graph.close()
         raise

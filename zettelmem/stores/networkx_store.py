@@ -6,12 +6,19 @@ O(size of the store). The in-memory ``networkx.MultiDiGraph`` (one node per
 note, one edge per link keyed by relation) is rebuilt from SQLite on open and
 kept in step with every committed write; reads are served from it.
 
-One process at a time: the folder is locked for the store's lifetime and a second
-opener gets :class:`~zettelmem.errors.StoreLocked`.
+One writer at a time: a writer locks the folder for the store's lifetime (and
+records its pid beside the lock); a second writer gets
+:class:`~zettelmem.errors.StoreLocked` naming that pid. Readers
+(``read_only=True``) take no lock: they open SQLite with ``mode=ro`` and
+``query_only`` (WAL lets them read while a writer commits), see the store as it
+was when they opened it, and refuse writes with
+:class:`~zettelmem.errors.StoreReadOnly`.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -22,7 +29,7 @@ import networkx as nx
 from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
-from zettelmem.errors import NoteNotFound, StoreCorrupt, StoreError, StoreLocked
+from zettelmem.errors import NoteNotFound, StoreCorrupt, StoreError, StoreLocked, StoreNotFound, StoreReadOnly
 from zettelmem.filters import predicate
 from zettelmem.models import Change, Link, Note, Scope
 from zettelmem.stores.base import (
@@ -56,32 +63,64 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+def _writer_file(path: Path) -> Path:
+    return path.with_name(path.name + ".writer")
+
+
+def _record_writer(path: Path) -> None:
+    """Leave the writer's pid beside the lock, for the message another writer gets."""
+    try:
+        _writer_file(path).write_text(json.dumps({"pid": os.getpid()}), encoding="utf-8")
+    except OSError:
+        pass
+
+
+def _writer(path: Path) -> str:
+    try:
+        pid = json.loads(_writer_file(path).read_text(encoding="utf-8"))["pid"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    return f" (pid {int(pid)})"
+
+
 class NetworkXGraphStore(GraphStore):
     """NetworkX in memory, SQLite on disk. ``path`` is the SQLite file."""
 
     name = "networkx"
 
-    def __init__(self, path: str | Path, *, lock: bool = True, synchronous: str = "NORMAL") -> None:
+    def __init__(self, path: str | Path, *, lock: bool = True, synchronous: str = "NORMAL",
+                 read_only: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = FileLock(str(self.path) + ".lock") if lock else None
+        self.read_only = read_only
+        if read_only and not self.path.is_file():
+            raise StoreNotFound(f"no graph store at {self.path}")
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(str(self.path) + ".lock") if lock and not read_only else None
         if self._lock is not None:
             try:
                 self._lock.acquire(timeout=0)
             except Timeout as exc:
                 raise StoreLocked(
-                    f"{self.path.parent} is open in another process (lock {self._lock.lock_file})"
+                    f"{self.path.parent} is open for writing in another process{_writer(self.path)} "
+                    f"(lock {self._lock.lock_file}); read commands still work"
                 ) from exc
+            _record_writer(self.path)
         self._mutex = threading.RLock()
         self.graph: nx.MultiDiGraph = nx.MultiDiGraph()
         self._changes: dict[str, list[Change]] = {}
         self._change_ids: dict[str, Change] = {}
         self._seq = 0
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL" if synchronous == "FULL" else "PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            if read_only:
+                self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                           check_same_thread=False, isolation_level=None)
+                self._db.execute("PRAGMA query_only=1")
+            else:
+                self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL" if synchronous == "FULL" else "PRAGMA synchronous=NORMAL")
+                self._db.executescript(_SCHEMA)
             self._load()
         except sqlite3.DatabaseError as exc:
             self._release()
@@ -109,6 +148,10 @@ class NetworkXGraphStore(GraphStore):
 
     def _release(self) -> None:
         if self._lock is not None and self._lock.is_locked:
+            try:
+                os.unlink(_writer_file(self.path))
+            except OSError:
+                pass
             self._lock.release()
 
     def close(self) -> None:
@@ -147,6 +190,8 @@ class NetworkXGraphStore(GraphStore):
             writes = [op for op in ops if isinstance(op, PutNotes | DeleteNotes | PutLinks | DeleteLinks | PutChanges | PutMeta)]
             if not writes:
                 return [self._read(op) for op in ops]
+            if self.read_only:
+                raise StoreReadOnly(f"{self.path.parent} is open read-only; open it without read_only to write")
             # Validate and stage on a copy-free plan, commit to SQLite, then apply to memory.
             try:
                 self._db.execute("BEGIN IMMEDIATE")
