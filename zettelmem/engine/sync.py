@@ -8,6 +8,7 @@ running). Every public method of AsyncMemory is mirrored once, here, by name.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import threading
 from collections.abc import Coroutine
@@ -27,12 +28,32 @@ class _LoopThread:
         self.thread.start()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            # Ctrl-C: cancel the operation and let its tasks finish unwinding, so nothing is
+            # left pending on the loop ("Task was destroyed but it is pending!" at exit).
+            future.cancel()
+            with contextlib.suppress(BaseException):
+                asyncio.run_coroutine_threadsafe(_settle(), self.loop).result(timeout=10)
+            raise
 
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5)
         self.loop.close()
+
+
+async def _settle() -> None:
+    """Wait until every other task on this loop has finished (after a cancellation)."""
+    for _ in range(3):
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        if not others:
+            return
+        for t in others:
+            t.cancel()
+        await asyncio.wait(others, timeout=3)
 
 
 def _mirror(name: str) -> Any:
