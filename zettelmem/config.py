@@ -140,6 +140,11 @@ class SearchConfig(BaseModel):
     expand: bool = True
     expand_seeds: int = 10
     graph_weight: float = 0.3
+    # Matches below these scores are noise and never enter the fusion (nor an explanation):
+    # BM25 0.5 is a match only on words found in more than ~38 % of the scope's notes;
+    # MiniLM cosine 0.2 is what unrelated sentences score.
+    lexical_min_score: float = 0.5
+    dense_min_score: float = 0.2
 
 
 EmbeddingConfig = Annotated[

@@ -28,9 +28,11 @@ class _ScopeIndex:
     def __init__(self, notes: list[Note], threads: dict[str, str]) -> None:
         self.ids = [n.id for n in notes]
         docs = [terms(n.lexical_text()) or ["\x00"] for n in notes]
-        self.bm25 = BM25Okapi(docs) if docs else None
+        # epsilon=0: a word in more than half the notes weighs nothing (as in SQLite FTS5's bm25),
+        # instead of rank-bm25's floor of a quarter of the average IDF
+        self.bm25 = BM25Okapi(docs, epsilon=0.0) if docs else None
         tdocs = [d + terms(threads[n.id]) if n.id in threads else d for n, d in zip(notes, docs, strict=True)]
-        self.thread = BM25Okapi(tdocs) if threads and docs else None
+        self.thread = BM25Okapi(tdocs, epsilon=0.0) if threads and docs else None
 
 
 class LexicalIndex:
