@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 from zettelmem.agents.base import AgentSuite
@@ -15,17 +16,31 @@ __all__ = ["open_backends", "open_graph", "pick_agents"]
 
 
 class _ReadOnlyVectors:
-    """A vector index that reads through and refuses every write (before anything is written)."""
+    """A vector index opened on first use, that reads through and refuses every write.
 
-    def __init__(self, inner: VectorIndex) -> None:
-        self._inner = inner
+    Read-only opens (CLI ``show``, ``list``, ``history``) often never touch the
+    vectors: opening Chroma lazily spares them its start-up. A write is refused
+    before anything is written.
+    """
+
+    def __init__(self, opener: Callable[[], VectorIndex]) -> None:
+        self._opener = opener
+        self._inner: VectorIndex | None = None
 
     def _refuse(self, *args: Any, **kwargs: Any) -> None:
         raise StoreReadOnly("this memory is open read-only; open it without read_only to write")
 
     upsert = update_metadata = delete = _refuse
 
+    def close(self) -> None:
+        if self._inner is not None:
+            self._inner.close()
+
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if self._inner is None:
+            self._inner = self._opener()
         return getattr(self._inner, name)
 
 
@@ -82,9 +97,12 @@ def open_backends(
                 raise EmbeddingModelMismatch(
                     f"this store was built with embedding model {recorded}; the configured model is {mine}"
                 )
-        vectors = vectors or open_vectors(settings, embedder, read_only=read_only)
         if read_only:
-            vectors = cast("VectorIndex", _ReadOnlyVectors(vectors))
+            given, emb = vectors, embedder
+            vectors = cast("VectorIndex", _ReadOnlyVectors(
+                lambda: given or open_vectors(settings, emb, read_only=True)))
+        else:
+            vectors = vectors or open_vectors(settings, embedder)
     except BaseException:
         graph.close()
         raise
