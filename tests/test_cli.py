@@ -116,7 +116,8 @@ def test_bad_jsonl_is_refused_before_any_write(runner, tmp_path):
     src.write_text(json.dumps({"content": "   "}) + "\n")
     assert_refused(run(runner, home, "ingest", str(src)), 2, "content")
     assert_refused(run(runner, home, "ingest", str(tmp_path / "missing.jsonl")), 2, "no such file")
-    assert ok_json(runner, home, "stats")["notes"] == 0
+    assert not (home / "graph.sqlite").exists()  # nothing written, not even an empty store
+    assert_refused(run(runner, home, "stats"), 2, "no memory at")
 
 
 # -- add, search, show -----------------------------------------------------------------------------
@@ -285,7 +286,9 @@ def test_home_from_environment(runner, home, monkeypatch):
 
 def test_locked_store_is_one_red_line(runner, home):
     with Memory(Settings(home=home, use_llm=False)):
-        assert_refused(run(runner, home, "stats"), 1, "StoreLocked")
+        assert_refused(run(runner, home, "add", "one more"), 1, "StoreLocked")
+        assert_refused(run(runner, home, "add", "one more"), 1, f"pid {os.getpid()}")  # names the writer
+        assert ok_json(runner, home, "stats")["notes"] == 4  # reads open read-only beside the writer
 
 
 def test_demo_refuses_a_folder_in_use(runner, home):

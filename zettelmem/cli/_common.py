@@ -212,18 +212,20 @@ def parse_time(value: str | None, what: str = "time") -> datetime | None:
         raise InvalidInput(f"{what} must be ISO 8601 (e.g. 2024-03-02 or 2024-03-02T18:30), not {value!r}") from None
 
 
-def resolve_change(mem: Any, scope: Scope, ident: str) -> str:
-    """A change id from a full id or a unique prefix (as ``history`` prints them)."""
-    from zettelmem.engine.sync import Memory
+def _changes_in_scope(mem: Any, scope: Scope) -> list[Change]:
     from zettelmem.stores.base import GetChanges
 
+    return list(mem.aio.graph.batch([GetChanges(scope)])[0])
+
+
+def resolve_change(mem: Any, scope: Scope, ident: str) -> str:
+    """A change id from a full id or a unique prefix of at least 4 characters (as ``history`` prints them)."""
     ident = ident.strip()
-    if len(ident) >= 32 or not isinstance(mem, Memory):
+    if len(ident) >= 32:
         return ident
     if len(ident) < 4:
         raise InvalidInput(f"change id {ident!r} is too short; give at least 4 characters")
-    changes: list[Change] = mem.aio.graph.batch([GetChanges(scope)])[0]
-    found = sorted({c.id for c in changes if c.id.startswith(ident)})
+    found = sorted({c.id for c in _changes_in_scope(mem, scope) if c.id.startswith(ident)})
     if not found:
         raise ChangeNotFound(f"no change {ident!r} in scope {scope}")
     if len(found) > 1:
