@@ -189,26 +189,47 @@ class AsyncMemory(PipelineMixin):
 
     # -- writes by the user -----------------------------------------------------------
     async def update(self, note_id: str, scope: Scope | None = None, *, rationale: str = "user update",
-                     expected_version: int | None = None, **fields: Any) -> Change:
-        """Rewrite evolvable attributes (keywords, tags, context, memory_type) as a Change."""
+                     expected_version: int | None = None, pin: bool = True, **fields: Any) -> Change:
+        """Rewrite evolvable attributes (keywords, tags, context, memory_type) as a Change.
+
+        The fields set are *pinned* (``pin=False`` to not): later automatic evolutions
+        leave them alone until :meth:`unpin`.
+        """
         scope = self._scope(scope)
         async with self._write_lock:
             note = await self.get(note_id, scope)
             if expected_version is not None and expected_version != note.version:
                 raise ConflictError(f"note {note_id} is at version {note.version}, not {expected_version}")
             clean = self._clean_fields(fields)
-            return await self._write_change(note, clean, rationale, "update", USER)
+            pins = sorted(set(note.pinned) | set(clean)) if pin else None
+            return await self._write_change(note, clean, rationale, "update", USER, pinned=pins)
+
+    async def unpin(self, note_id: str, scope: Scope | None = None, fields: Sequence[str] | None = None) -> Note:
+        """Let evolution change these pinned fields again (default: all of them)."""
+        scope = self._scope(scope)
+        async with self._write_lock:
+            note = await self.get(note_id, scope)
+            keep = [] if fields is None else [f for f in note.pinned if f not in set(fields)]
+            if keep == note.pinned:
+                return note
+            new = note.model_copy(update={"pinned": keep})
+            await self.graph.abatch([PutNotes((new,))])
+            return new
 
     async def _write_change(self, note: Note, fields: dict[str, Any], rationale: str, kind: Any,
-                            agent: BuiltBy, reverts: str | None = None) -> Change:
+                            agent: BuiltBy, reverts: str | None = None, pinned: builtins.list[str] | None = None) -> Change:
         current = note.evolvable()
         after = {f: v for f, v in fields.items() if current.get(f) != v}
         change = Change(note_id=note.id, scope=note.scope, version_before=note.version,
                         version_after=note.version + 1, before={f: current[f] for f in after}, after=after,
                         rationale=rationale, agent=agent, kind=kind, reverts=reverts)
         if not after:
+            if pinned is not None and pinned != note.pinned:  # same values, but now pinned
+                await self.graph.abatch([PutNotes((note.model_copy(update={"pinned": pinned}),))])
             return change.model_copy(update={"version_after": note.version})
         new = self._with_change(note, change)
+        if pinned is not None:
+            new = new.model_copy(update={"pinned": pinned})
         if "context" in after:
             await self._reembed([new])
         else:

@@ -88,6 +88,7 @@ class Memory:
     delete = _mirror("delete")
     link = _mirror("link")
     unlink = _mirror("unlink")
+    unpin = _mirror("unpin")
     evolve = _mirror("evolve")
     stats = _mirror("stats")
     check = _mirror("check")
