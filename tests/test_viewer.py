@@ -40,11 +40,12 @@ def chromium() -> str:
     return found
 
 
-def browse(page: Path, out: Path, fragment: str = "", budget_ms: int = 60000) -> tuple[str, Path]:
+def browse(page: Path, out: Path, fragment: str = "", budget_ms: int = 60000,
+           size: tuple[int, int] = (WIDTH, HEIGHT)) -> tuple[str, Path]:
     """(DOM after the layout, screenshot path) of ``page`` in headless chromium."""
     url = page.resolve().as_uri() + (f"#{fragment}" if fragment else "")
     base = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--mute-audio",
-            "--no-first-run", f"--user-data-dir={out.parent / 'chromium-profile'}", f"--window-size={WIDTH},{HEIGHT}",
+            "--no-first-run", f"--user-data-dir={out.parent / 'chromium-profile'}", f"--window-size={size[0]},{size[1]}",
             f"--virtual-time-budget={budget_ms}", "--force-device-scale-factor=1"]
     dom = subprocess.run([*base, "--dump-dom", url], capture_output=True, text=True, timeout=300, check=True).stdout
     subprocess.run([*base, f"--screenshot={out}", url], capture_output=True, text=True, timeout=300, check=True)
@@ -225,3 +226,26 @@ def test_viewer_is_offline_and_colours_match(small):
     data = json.loads(page.split('id="zm-data" type="application/json">')[1].split("</script>")[0])
     assert data["relation_colors"] == RELATION_COLORS
     assert {n["cluster"] for n in data["nodes"]} == {c["id"] for c in data["clusters"]}
+
+
+def test_notebook_graph_view_is_not_clipped(tmp_path):
+    """The committed notebook's interactive view shows every note inside its iframe."""
+    import html as html_lib
+
+    import nbformat
+
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "explore.ipynb", as_version=4)
+    frames = [o["data"]["text/html"] for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if "<iframe" in o.get("data", {}).get("text/html", "")]
+    assert frames, "run the notebook and commit it with its outputs"
+    frame = frames[0]
+    height = int(re.search(r"height:(\d+)px", frame).group(1))
+    doc = html_lib.unescape(re.search(r'srcdoc="([^"]*)"', frame).group(1))
+    page = tmp_path / "frame.html"
+    page.write_text(doc, encoding="utf-8")
+    dom, png = browse(page, tmp_path / "frame.png", size=(900, height))  # a notebook column, the iframe's height
+    status = viewer_status(dom)
+    assert status["nodes"] >= 2 and status["nodes_drawn"] == status["nodes"]
+    img = PIL.open(png)
+    assert img.size == (900, height)
+    assert non_background(png, (0, height // 3, 520, height)) > 0.005  # the graph reaches below the header
