@@ -239,7 +239,8 @@ def test_notebook_graph_view_is_not_clipped(tmp_path):
               if "<iframe" in o.get("data", {}).get("text/html", "")]
     assert frames, "run the notebook and commit it with its outputs"
     frame = frames[0]
-    height = int(re.search(r"height:(\d+)px", frame).group(1))
+    height = int(re.search(r'style="width:100%;height:(\d+)px', frame).group(1))
+    assert height >= 560, "tall enough for the header, the graph and the panel"
     doc = html_lib.unescape(re.search(r'srcdoc="([^"]*)"', frame).group(1))
     page = tmp_path / "frame.html"
     page.write_text(doc, encoding="utf-8")
