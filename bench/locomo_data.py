@@ -27,13 +27,15 @@ __all__ = [
     "HELDOUT",
     "KS",
     "MAIN_CATEGORIES",
-    "TUNING",
     "QA",
+    "TUNING",
     "Conversation",
     "Scores",
     "Turn",
+    "default_audit_path",
     "default_data_path",
     "format_table",
+    "load_audit",
     "load_locomo",
     "memory_text",
     "normalise_evidence",
@@ -65,6 +67,22 @@ def default_data_path() -> Path:
         if cand.exists():
             return cand
     return candidates[-1]
+
+
+def default_audit_path(data_path: str | Path | None = None) -> Path:
+    """The audit's ``locomo_audit_errors.json`` beside ``locomo10.json``."""
+    return Path(data_path or default_data_path()).with_name("locomo_audit_errors.json")
+
+
+def load_audit(path: str | Path) -> dict[tuple[int, int], list[str]]:
+    """``(conversation index, qa index) -> correct_evidence`` from the audit's errors file."""
+    out: dict[tuple[int, int], list[str]] = {}
+    for item in json.loads(Path(path).read_text(encoding="utf-8")):
+        m = re.fullmatch(r"locomo_(\d+)_qa(\d+)", item["question_id"])
+        if m is None:
+            raise ValueError(f"unexpected audit question_id {item['question_id']!r}")
+        out[(int(m.group(1)), int(m.group(2)))] = list(item.get("correct_evidence") or [])
+    return out
 
 
 # --------------------------------------------------------------------------- data
@@ -108,6 +126,14 @@ class QA:
     evidence: list[str]  # normalised, existing turn ids, de-duplicated
     raw_evidence: list[str]
     answer: str | None
+    corrected_evidence: list[str] | None = None  # the audit's correct_evidence, normalised (None: not audited)
+
+    def with_corrected_evidence(self) -> QA:
+        """This question scored against the audit-corrected evidence (unchanged where not audited)."""
+        if self.corrected_evidence is None:
+            return self
+        return QA(self.index, self.question, self.category, self.corrected_evidence, self.raw_evidence,
+                  self.answer, self.corrected_evidence)
 
 
 @dataclass
@@ -156,9 +182,14 @@ def normalise_evidence(raw: Iterable[str], valid: Iterable[str] | None = None) -
     return out
 
 
-def load_locomo(path: str | Path | None = None) -> list[Conversation]:
-    """Load all samples; sessions are enumerated from ``session_<n>`` keys."""
+def load_locomo(path: str | Path | None = None, audit: str | Path | None = None) -> list[Conversation]:
+    """Load all samples; sessions are enumerated from ``session_<n>`` keys.
+
+    With ``audit`` (the audit's errors file), each audited question also carries its
+    corrected evidence (``QA.corrected_evidence``), normalised like the original.
+    """
     data = json.loads(Path(path or default_data_path()).read_text(encoding="utf-8"))
+    corrections = load_audit(audit) if audit is not None else {}
     convs: list[Conversation] = []
     for ci, sample in enumerate(data):
         c = sample["conversation"]
@@ -194,6 +225,9 @@ def load_locomo(path: str | Path | None = None) -> list[Conversation]:
                     evidence=normalise_evidence(q.get("evidence", []), by_id),
                     raw_evidence=list(q.get("evidence", [])),
                     answer=None if answer is None else str(answer),
+                    corrected_evidence=(
+                        normalise_evidence(corrections[(ci, qi)], by_id) if (ci, qi) in corrections else None
+                    ),
                 )
             )
         convs.append(

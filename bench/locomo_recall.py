@@ -51,6 +51,7 @@ from bench.locomo_data import (  # noqa: E402
     TUNING,
     Conversation,
     Scores,
+    default_audit_path,
     default_data_path,
     format_table,
     load_locomo,
@@ -361,6 +362,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--json", type=Path, default=None, help="write metrics, timings and per-question rankings here"
     )
     ap.add_argument("--data", type=Path, default=None, help="path of locomo10.json")
+    ap.add_argument(
+        "--audit",
+        type=Path,
+        default=None,
+        help="the audit's corrections (default: locomo_audit_errors.json beside the data); every table is "
+        "printed twice, against the original and against the corrected evidence",
+    )
     args = ap.parse_args(argv)
 
     if args.systems:
@@ -372,12 +380,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         systems = list(BASELINES) + (["zettelmem"] if zettelmem_available() else [])
 
     data_path = args.data or default_data_path()
-    convs = load_locomo(data_path)
+    audit_path = args.audit or default_audit_path(data_path)
+    convs = load_locomo(data_path, audit=audit_path if audit_path.exists() else None)
     selected = parse_conversations(args.conversations, len(convs))
     info = machine_info()
     log(f"LoCoMo recall: {data_path}; conversations {selected}; systems {systems}")
 
     scores = Scores(KS)
+    corrected = Scores(KS)  # the same rankings, scored against the audit-corrected evidence
+    n_corrected = 0
     timing: dict = {}
     per_question: list[dict] = []
     started = time.perf_counter()
@@ -399,8 +410,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             t0 = time.perf_counter()
             rankings["zettelmem"] = run_zettelmem(conv, questions, timing)
             log(f"    zettelmem done in {time.perf_counter() - t0:.1f}s")
+        n_corrected += sum(1 for qa in qas if qa.corrected_evidence is not None)
         for s in systems:
             for qa, items in zip(qas, rankings[s]):
+                fixed = qa.with_corrected_evidence()
+                if fixed.evidence:
+                    corrected.add(s, ci, fixed, items)
                 m = scores.add(s, ci, qa, items)
                 per_question.append(
                     {
@@ -439,11 +454,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     print()
     summaries = []
-    for g in groups:
-        label = set_label(g, convs)
-        text, summary = report_tables(scores, systems, g, label, timing)
-        print(text)
-        summaries.append(summary)
+    evidence_sets = [("original", scores)]
+    if n_corrected:
+        evidence_sets.append(("corrected", corrected))
+        print(
+            f"Every table is given twice: against the original evidence, then against the audit-corrected "
+            f"evidence ({audit_path.name}, dial481/locomo-audit, CC BY-NC 4.0; {n_corrected} of the scored "
+            "questions have corrected evidence)."
+        )
+        print()
+    for evidence_name, evidence_scores in evidence_sets:
+        for g in groups:
+            label = f"{set_label(g, convs)}, {evidence_name} evidence"
+            text, summary = report_tables(evidence_scores, systems, g, label, timing)
+            print(text)
+            summaries.append({**summary, "evidence": evidence_name})
 
     header = ["system", "index s", "query ms/q", "note"]
     rows = []

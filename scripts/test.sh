@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything the tests need, start a real Neo4j 5 server on loopback (the
-# Chroma server is started by the test fixtures), run the whole suite, stop Neo4j.
+# Chroma server is started by the test fixtures), lint and type-check, run the whole suite, stop Neo4j.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
@@ -12,6 +12,7 @@ if ! command -v chromium >/dev/null 2>&1 && [ -z "${ZETTELMEM_CHROMIUM:-}" ]; th
     echo "the viewer test needs chromium: apt-get install chromium (or set ZETTELMEM_CHROMIUM)" >&2
   fi
 fi
+bash scripts/lint.sh    # ruff + mypy --strict on package, tests and bench, before any test runs
 work="$(mktemp -d)"
 # a free loopback port unless one is given
 port="${ZETTELMEM_TEST_NEO4J_PORT:-$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
 from bench import locomo_data as ld
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # ----------------------------------------------------------------- normalisation
 
@@ -137,6 +138,19 @@ def test_load_locomo_matches_readme_counts() -> None:
     assert sum(1 for c in convs for q in c.qa if not q.evidence) == 4  # 4 open-domain without evidence
 
 
+def test_audit_corrections_attach_to_the_right_questions() -> None:
+    convs = ld.load_locomo(DATA, audit=ld.default_audit_path(DATA))
+    audited = [(c.index, q) for c in convs for q in c.qa if q.corrected_evidence is not None]
+    assert len(audited) == 156  # every entry of the audit names an existing question
+    first = convs[0].qa[1]  # locomo_0_qa1 "When did Melanie paint a sunrise?": D1:12 -> D1:14
+    assert first.question == "When did Melanie paint a sunrise?"
+    assert first.evidence == ["D1:12"] and first.corrected_evidence == ["D1:14"]
+    assert first.with_corrected_evidence().evidence == ["D1:14"]
+    plain = convs[0].qa[0]
+    assert plain.corrected_evidence is None and plain.with_corrected_evidence() is plain
+    assert all(q.category in (1, 2, 3, 4) for _, q in audited)
+
+
 def _engine_available() -> bool:
     if importlib.util.find_spec("zettelmem") is None:
         return False
@@ -189,6 +203,8 @@ def test_locomo_recall_smoke(tmp_path: Path) -> None:
     for s in systems:
         assert f"| {s}" in proc.stdout
     result = json.loads(out.read_text())
+    assert "original evidence" in proc.stdout and "corrected evidence" in proc.stdout
+    assert [x["evidence"] for x in result["summaries"]] == ["original", "corrected"]
     overall = result["summaries"][0]["systems"]
     for s in systems:
         r = overall[s]["overall_1_4"]
@@ -231,9 +247,8 @@ class _FakeMemory:
 
 @needs_data
 def test_zettelmem_runner_against_fake_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bench import locomo_recall as lr
-
     import zettelmem
+    from bench import locomo_recall as lr
     from zettelmem.config import Settings
     from zettelmem.models import Provenance, Scope
 

@@ -115,7 +115,7 @@ def test_joint_one_call_maps_short_ids_back() -> None:
         ]
     )
     suite = suite_with(llm)
-    assert suite.name == "llm-joint" and suite.extra["meter"] is llm.meter
+    assert suite.name == "llm-joint" and suite.meter is llm.meter
     [decision] = run(suite.joint.decide([item("I went hiking with Anna.")], [cands(ANNA, ALPS)]))
     assert decision.draft.built_by.kind == "llm"
     assert decision.draft.built_by.agent == "llm.joint" and decision.draft.built_by.model == "scripted"
@@ -512,7 +512,7 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.is_configured() and s.mode == "staged" and s.batch_size == 8 and s.budget_calls == 50
     assert "sk-secret" not in repr(s)
     suite = llm_suite(s, AgentsConfig(), fake_offline())  # real client, not connected yet
-    assert suite.extra["meter"].budget_calls == 50 and callable(suite.extra["aclose"])
+    assert suite.meter.budget_calls == 50 and callable(suite.aclose)
     assert LLMSettings(api_key=SecretStr("k"), base_url=None).is_configured()
     assert not LLMSettings(api_key=SecretStr(""), base_url="").is_configured()
 

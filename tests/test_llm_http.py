@@ -190,9 +190,9 @@ def decide(server: ReplayServer, items: list[MemoryInput], cands: list[list[Cand
         try:
             return await suite.joint.decide(items, cands)
         finally:
-            await suite.extra["aclose"]()
+            await suite.aclose()
 
-    return asyncio.run(go()), suite.extra["meter"]
+    return asyncio.run(go()), suite.meter
 
 
 def test_joint_agent_over_http(server: ReplayServer) -> None:

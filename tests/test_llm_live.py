@@ -64,7 +64,7 @@ def _run(mode: str, batch_size: int) -> tuple[list[Any], dict[str, Any], list[An
     settings = LLMSettings(mode=mode, batch_size=batch_size)  # endpoint from the environment
     offline = _Refuse()
     suite = llm_suite(settings, AgentsConfig(), AgentSuite(builder=offline, linker=offline, evolver=offline))
-    meter = suite.extra["meter"]
+    meter = suite.meter
     cands = [[Candidate(note=ANNA, similarity=0.8)], []]
 
     async def go() -> list[Any]:
@@ -73,7 +73,7 @@ def _run(mode: str, batch_size: int) -> tuple[list[Any], dict[str, Any], list[An
                 return list(await suite.joint.decide(MEMORIES, cands))
             return list(await suite.builder.build(MEMORIES))
         finally:
-            await suite.extra["aclose"]()
+            await suite.aclose()
 
     out = asyncio.run(go())
     return out, meter.totals(), list(meter.records)

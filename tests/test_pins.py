@@ -26,7 +26,8 @@ def tag_changes(mem, note_id):
 def test_evolution_rewrites_tags_without_a_pin(mem):
     """The control: the same notes do evolve the first note's tags when nothing is pinned."""
     first = mem.add(FIRST, scope=ME).note
-    mem.update(first.id, ME, tags=["pets"], pin=False)
+    mem.update(first.id, ME, tags=["pets"])
+    mem.unpin(first.id, ME)
     mem.add_many(MORE, scope=ME)
     mem.evolve(scope=ME)
     assert tag_changes(mem, first.id), mem.history(first.id, ME)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from zettelmem.config import (
         ChromaLocalConfig,
         ChromaServerConfig,
+        LLMSettings,
         Neo4jConfig,
         NetworkXConfig,
         OnnxEmbeddingConfig,
@@ -62,6 +63,7 @@ _LAZY: dict[str, str] = {
     "Filter": "zettelmem.filters",
     "InvalidContent": "zettelmem.errors",
     "InvalidInput": "zettelmem.errors",
+    "LLMSettings": "zettelmem.config",
     "Link": "zettelmem.models",
     "Memory": "zettelmem.engine.sync",
     "MemoryInput": "zettelmem.agents.base",
@@ -104,6 +106,7 @@ __all__ = [
     "Filter",
     "InvalidContent",
     "InvalidInput",
+    "LLMSettings",
     "Link",
     "Memory",
     "MemoryInput",

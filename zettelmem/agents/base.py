@@ -11,14 +11,18 @@ one or several memories in a single call.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from zettelmem.models import BuiltBy, MemoryType, Note, Provenance, Relation, Scope
+
+if TYPE_CHECKING:
+    from zettelmem.llm.accounting import UsageMeter
+    from zettelmem.llm.protocol import StructuredLLM
 
 __all__ = [
     "AgentSuite",
@@ -150,4 +154,11 @@ class AgentSuite:
     evolver: Evolver
     joint: JointAgent | None = None
     name: str = "offline"
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: LLM suites: the meter every call is counted on (stats, per-add usage, budgets)
+    meter: UsageMeter | None = None
+    #: LLM suites: the structured model the agents call
+    llm: StructuredLLM | None = None
+    #: LLM suites: the offline suite each memory falls back to when a call fails
+    offline: AgentSuite | None = None
+    #: closes what the suite holds open (an HTTP client); awaited by ``AsyncMemory.aclose``
+    aclose: Callable[[], Awaitable[None]] | None = None

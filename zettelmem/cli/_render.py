@@ -15,10 +15,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from zettelmem.display import reason_text
+from zettelmem._cards import TYPE_COLORS, reason_text
 from zettelmem.engine.results import SearchHit
 from zettelmem.errors import NotFound
-from zettelmem.export import TYPE_COLORS
 from zettelmem.models import Change, Link, Note, Scope
 
 __all__ = [

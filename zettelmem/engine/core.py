@@ -1,8 +1,13 @@
 """AsyncMemory: the memory loop (build → link → evolve → write) and its reads.
 
-The ingest pipeline lives in :mod:`zettelmem.engine.pipeline` and the guarded
-application of agent decisions in :mod:`zettelmem.engine.evolution`. Writes go
-through one path, ``_commit``: vectors are upserted first (idempotent, keyed by
+``AsyncMemory`` opens the backends once and holds them in an
+:class:`~zettelmem.engine.parts.EngineParts` bundle; its public methods validate
+input, take the write lock and delegate to functions of that bundle: the ingest
+pipeline (:mod:`zettelmem.engine.pipeline`), the guarded application of agent
+decisions (:mod:`zettelmem.engine.evolution`), retrieval
+(:mod:`zettelmem.engine.search`) and time travel, evolution passes and the health
+check (:mod:`zettelmem.engine.history`). Writes go through one path,
+:func:`~zettelmem.engine.pipeline.commit`: vectors are upserted first (idempotent, keyed by
 note id, tagged with the note version and a hash of the embedded text), then
 the graph batch commits notes, links, changes and session tails in one
 transaction. The graph commit is the acknowledgement: a crash before it leaves
@@ -14,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -21,25 +27,49 @@ from typing import Any
 from zettelmem.agents.base import AgentSuite, MemoryInput
 from zettelmem.config import Settings
 from zettelmem.embeddings import Embedder
-from zettelmem.engine.evolution import USER
-from zettelmem.engine.factory import open_backends, pick_agents
+from zettelmem.engine.evolution import USER, clean_fields
+from zettelmem.engine.factory import open_backends
+from zettelmem.engine.history import check_and_repair, evolve_pass, note_as_of
 from zettelmem.engine.lexical import LexicalIndex
-from zettelmem.engine.pipeline import PipelineMixin, text_hash
+from zettelmem.engine.parts import EngineParts
+from zettelmem.engine.pipeline import ingest, text_hash, write_change
 from zettelmem.engine.results import AddResult, CheckReport, SearchHit
+from zettelmem.engine.search import hybrid_search
 from zettelmem.errors import ConflictError, InvalidInput, LinkNotFound, NoteNotFound, ScopeMismatch
 from zettelmem.filters import Filter
-from zettelmem.models import BuiltBy, Change, Link, Note, Relation, Scope
-from zettelmem.stores.base import DeleteLinks, GraphStore, PutChanges, PutLinks, PutNotes
+from zettelmem.models import Change, Link, Note, Relation, Scope
+from zettelmem.stores.base import DeleteLinks, GraphStore, PutLinks, PutNotes
 from zettelmem.stores.base import DeleteNotes as DeleteNotesOp
+from zettelmem.telemetry import instrument
 from zettelmem.text import clean_content
 from zettelmem.vectors.base import VectorIndex
 
-__all__ = ["AsyncMemory", "MemoryItem", "text_hash"]
+__all__ = ["AsyncMemory", "MemoryItem", "default_agents", "lexical_corpus", "text_hash"]
 
 MemoryItem = str | dict[str, Any] | MemoryInput
 
 
-class AsyncMemory(PipelineMixin):
+def default_agents(settings: Settings) -> AgentSuite:
+    """The agents ``settings`` asks for: LLM agents iff an LLM is configured (or ``use_llm``), else offline."""
+    from zettelmem.agents.llm import select_suite  # deferred: `import zettelmem` stays light
+    from zettelmem.agents.offline import offline_suite
+
+    return select_suite(settings.llm, settings.agents, offline_suite(settings.agents), use_llm=settings.use_llm)
+
+
+def lexical_corpus(graph: GraphStore, scope: Scope) -> tuple[list[Note], dict[str, str]]:
+    """Notes of a scope and, per note, the content of the note it answers or follows."""
+    notes = graph.list_notes(scope)
+    by_id = {n.id: n for n in notes}
+    threads: dict[str, str] = {}
+    for lk in graph.links_of(scope, list(by_id), direction="out"):
+        if lk.relation in (Relation.ANSWERS, Relation.FOLLOWS) and lk.target in by_id:
+            threads[lk.source] = by_id[lk.target].content
+    return notes, threads
+
+
+@instrument  # OpenTelemetry gen_ai.memory spans when the otel extra is installed (zettelmem.telemetry)
+class AsyncMemory:
     """The async core. Use :class:`zettelmem.Memory` for the sync facade."""
 
     def __init__(
@@ -52,33 +82,52 @@ class AsyncMemory(PipelineMixin):
         embedder: Embedder | None = None,
         read_only: bool = False,
     ) -> None:
-        self.settings = settings or Settings()
+        settings = settings or Settings()
         #: opened for reading only: no writer lock, writes raise StoreReadOnly
         self.read_only = read_only
-        self.graph, self.vectors, self.embedder = open_backends(self.settings, graph, vectors, embedder,
-                                                                read_only=read_only)
-        self.agents = agents or pick_agents(self.settings)
-        self.lexical = LexicalIndex(self._lexical_corpus)
+        graph, vectors, embedder = open_backends(settings, graph, vectors, embedder, read_only=read_only)
+        self.parts = EngineParts(
+            settings=settings,
+            graph=graph,
+            vectors=vectors,
+            embedder=embedder,
+            agents=agents or default_agents(settings),
+            lexical=LexicalIndex(functools.partial(lexical_corpus, graph)),
+        )
         self._write_lock = asyncio.Lock()
         self._closed = False
 
-    def _lexical_corpus(self, scope: Scope) -> tuple[list[Note], dict[str, str]]:
-        """Notes of a scope and, per note, the content of the note it answers or follows."""
-        notes = self.graph.list_notes(scope)
-        by_id = {n.id: n for n in notes}
-        threads: dict[str, str] = {}
-        for lk in self.graph.links_of(scope, list(by_id), direction="out"):
-            if lk.relation in (Relation.ANSWERS, Relation.FOLLOWS) and lk.target in by_id:
-                threads[lk.source] = by_id[lk.target].content
-        return notes, threads
+    # -- the parts, read-only -------------------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        return self.parts.settings
+
+    @property
+    def graph(self) -> GraphStore:
+        return self.parts.graph
+
+    @property
+    def vectors(self) -> VectorIndex:
+        return self.parts.vectors
+
+    @property
+    def embedder(self) -> Embedder:
+        return self.parts.embedder
+
+    @property
+    def agents(self) -> AgentSuite:
+        return self.parts.agents
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        return self.parts.lexical
 
     # -- lifecycle ------------------------------------------------------------------
     async def aclose(self) -> None:
         if not self._closed:
             self._closed = True
-            closer = self.agents.extra.get("aclose")
-            if closer is not None:
-                await closer()
+            if self.agents.aclose is not None:
+                await self.agents.aclose()
             self.vectors.close()
             self.graph.close()
 
@@ -118,7 +167,7 @@ class AsyncMemory(PipelineMixin):
             raise InvalidInput(f"invalid memory: {exc}") from exc
 
     # -- add ------------------------------------------------------------------------
-    async def add(self, content: MemoryItem, scope: Scope | None = None, *, evolve: bool | None = None,
+    async def add(self, /, content: MemoryItem, scope: Scope | None = None, *, evolve: bool | None = None,
                   **fields: Any) -> AddResult:
         """Add one memory; returns once it is durably stored.
 
@@ -139,14 +188,14 @@ class AsyncMemory(PipelineMixin):
     ) -> list[AddResult]:
         """Add memories in order, in batches (one embedding call, one commit each)."""
         inputs = [self.to_input(item, scope) for item in items]
-        size = batch_size or int(self.agents.extra.get("batch_size", 64))
+        size = batch_size or self.settings.agents.batch_size
         do_evolve = self.settings.agents.evolve if evolve is None else evolve
         out: list[AddResult] = []
-        meter = self.agents.extra.get("meter")
+        meter = self.agents.meter
         with meter.operation() if meter is not None else contextlib.nullcontext():
             async with self._write_lock:
                 for start in range(0, len(inputs), size):
-                    out += await self._ingest(inputs[start : start + size], do_evolve)
+                    out += await ingest(self.parts, inputs[start : start + size], do_evolve)
                     if progress is not None:
                         progress(len(out), len(inputs))
         return out
@@ -160,8 +209,6 @@ class AsyncMemory(PipelineMixin):
             raise NoteNotFound(f"no note {note_id!r} in scope {scope}")
         if as_of is None:
             return note
-        from zettelmem.engine.history import note_as_of
-
         return note_as_of(note, await asyncio.to_thread(self.graph.history, scope, note_id), as_of)
 
     async def list(self, scope: Scope | None = None, where: Filter | None = None,
@@ -176,11 +223,9 @@ class AsyncMemory(PipelineMixin):
     async def search(self, query: str, scope: Scope | None = None, *, k: int = 10,
                      where: Filter | None = None, expand: bool | None = None) -> builtins.list[SearchHit]:
         """Hybrid search (dense + BM25 + graph expansion, fused by RRF), with reasons."""
-        from zettelmem.engine.search import hybrid_search
-
         if not isinstance(query, str) or not query.strip():
             raise InvalidInput("query is empty")
-        return await hybrid_search(self, query, self._scope(scope), k, where, expand)
+        return await hybrid_search(self.parts, query, self._scope(scope), k, where, expand)
 
     async def history(self, note_id: str, scope: Scope | None = None) -> builtins.list[Change]:
         scope = self._scope(scope)
@@ -188,21 +233,21 @@ class AsyncMemory(PipelineMixin):
         return await asyncio.to_thread(self.graph.history, scope, note_id)
 
     # -- writes by the user -----------------------------------------------------------
-    async def update(self, note_id: str, scope: Scope | None = None, *, rationale: str = "user update",
-                     expected_version: int | None = None, pin: bool = True, **fields: Any) -> Change:
+    async def update(self, /, note_id: str, scope: Scope | None = None, *, rationale: str = "user update",
+                     expected_version: int | None = None, **fields: Any) -> Change:
         """Rewrite evolvable attributes (keywords, tags, context, memory_type) as a Change.
 
-        The fields set are *pinned* (``pin=False`` to not): later automatic evolutions
-        leave them alone until :meth:`unpin`.
+        The fields set are *pinned*: later automatic evolutions leave them alone
+        until :meth:`unpin` releases them.
         """
         scope = self._scope(scope)
         async with self._write_lock:
             note = await self.get(note_id, scope)
             if expected_version is not None and expected_version != note.version:
                 raise ConflictError(f"note {note_id} is at version {note.version}, not {expected_version}")
-            clean = self._clean_fields(fields)
-            pins = sorted(set(note.pinned) | set(clean)) if pin else None
-            return await self._write_change(note, clean, rationale, "update", USER, pinned=pins)
+            clean = clean_fields(self.settings.agents, fields)
+            pins = sorted(set(note.pinned) | set(clean))
+            return await write_change(self.parts, note, clean, rationale, "update", USER, pinned=pins)
 
     async def unpin(self, note_id: str, scope: Scope | None = None, fields: Sequence[str] | None = None) -> Note:
         """Let evolution change these pinned fields again (default: all of them)."""
@@ -216,28 +261,6 @@ class AsyncMemory(PipelineMixin):
             await self.graph.abatch([PutNotes((new,))])
             return new
 
-    async def _write_change(self, note: Note, fields: dict[str, Any], rationale: str, kind: Any,
-                            agent: BuiltBy, reverts: str | None = None, pinned: builtins.list[str] | None = None) -> Change:
-        current = note.evolvable()
-        after = {f: v for f, v in fields.items() if current.get(f) != v}
-        change = Change(note_id=note.id, scope=note.scope, version_before=note.version,
-                        version_after=note.version + 1, before={f: current[f] for f in after}, after=after,
-                        rationale=rationale, agent=agent, kind=kind, reverts=reverts)
-        if not after:
-            if pinned is not None and pinned != note.pinned:  # same values, but now pinned
-                await self.graph.abatch([PutNotes((note.model_copy(update={"pinned": pinned}),))])
-            return change.model_copy(update={"version_after": note.version})
-        new = self._with_change(note, change)
-        if pinned is not None:
-            new = new.model_copy(update={"pinned": pinned})
-        if "context" in after:
-            await self._reembed([new])
-        else:
-            await self._refresh_metadata([new])
-        await self.graph.abatch([PutNotes((new,)), PutChanges(note.scope, (change,))])
-        self.lexical.invalidate(note.scope)
-        return change
-
     async def revert(self, change_id: str, scope: Scope | None = None) -> Change:
         """Undo one change: a new version restoring the fields it rewrote."""
         scope = self._scope(scope)
@@ -246,7 +269,7 @@ class AsyncMemory(PipelineMixin):
             if change.kind == "rejected":
                 raise InvalidInput(f"change {change_id} was rejected, there is nothing to revert")
             note = await self.get(change.note_id, scope)
-            return await self._write_change(note, dict(change.before), f"revert of {change_id}", "revert",
+            return await write_change(self.parts, note, dict(change.before), f"revert of {change_id}", "revert",
                                             USER, reverts=change_id)
 
     async def delete(self, note_ids: str | Sequence[str], scope: Scope | None = None) -> int:
@@ -259,7 +282,7 @@ class AsyncMemory(PipelineMixin):
             if missing:
                 raise NoteNotFound(f"no note {missing[0]!r} in scope {scope}")
             n = (await self.graph.abatch([DeleteNotesOp(scope, tuple(found))]))[0]
-            await asyncio.to_thread(self.vectors.delete, found)
+            await asyncio.to_thread(self.vectors.delete, found, scope)
             self.lexical.invalidate(scope)
             return int(n)
 
@@ -285,22 +308,20 @@ class AsyncMemory(PipelineMixin):
 
     async def evolve(self, note_ids: Sequence[str] | None = None, scope: Scope | None = None) -> builtins.list[AddResult]:
         """Run an evolution pass triggered by the given notes (default: every note in scope)."""
-        from zettelmem.engine.history import evolve_pass
-
         scope = self._scope(scope)
         async with self._write_lock:
-            return await evolve_pass(self, scope, note_ids)
+            return await evolve_pass(self.parts, scope, note_ids)
 
     # -- health -----------------------------------------------------------------------
     async def stats(self, scope: Scope | None = None) -> dict[str, Any]:
         counts = await asyncio.to_thread(self.graph.count, scope)
         return {
             **counts,
-            "vectors": await asyncio.to_thread(self.vectors.count),
+            "vectors": await asyncio.to_thread(self.vectors.count, scope),
             "graph_backend": self.graph.name,
             "embedding_model": self.embedder.model_id,
             "agents": self.agents.name,
-            "llm": self._usage(),
+            "llm": self.parts.usage(),
         }
 
     async def check(self, repair: bool = False, scope: Scope | None = None) -> CheckReport:
@@ -309,7 +330,5 @@ class AsyncMemory(PipelineMixin):
         On a Neo4j database shared by several memories (each with its own vectors), pass
         ``scope``: the notes of other memories have no vectors here.
         """
-        from zettelmem.engine.history import check_and_repair
-
         async with self._write_lock:
-            return await check_and_repair(self, repair, scope)
+            return await check_and_repair(self.parts, repair, scope)

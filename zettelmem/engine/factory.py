@@ -1,18 +1,17 @@
-"""Open the backends and pick the agents a Settings object describes."""
+"""Open the backends a Settings object describes."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, cast
 
-from zettelmem.agents.base import AgentSuite
 from zettelmem.config import ChromaLocalConfig, Neo4jConfig, NetworkXConfig, Settings
 from zettelmem.embeddings import Embedder, make_embedder
 from zettelmem.errors import EmbeddingModelMismatch, StoreReadOnly
 from zettelmem.stores.base import GraphStore
 from zettelmem.vectors.base import VectorIndex
 
-__all__ = ["open_backends", "open_graph", "pick_agents"]
+__all__ = ["open_backends", "open_graph", "open_vectors"]
 
 
 class _ReadOnlyVectors:
@@ -88,8 +87,8 @@ def open_backends(
         recorded = graph.get_meta("embedding_model")  # also proves the graph is reachable and migrated
         if isinstance(settings.graph, NetworkXConfig):
             # an embedded folder pairs one graph with one vector folder: record the model with it.
-            # (A shared server graph may serve several vector collections; each Chroma collection
-            # records its own model and refuses another one.)
+            # (A shared server graph may serve several vector indexes; each Chroma index, and each
+            # of its per-scope collections, records its own model and refuses another one.)
             mine = f"{embedder.model_id}:{embedder.dims}"
             if recorded is None and not read_only:
                 graph.put_meta("embedding_model", mine)
@@ -107,22 +106,3 @@ def open_backends(
         graph.close()
         raise
     return graph, vectors, embedder
-
-
-def pick_agents(settings: Settings) -> AgentSuite:
-    """LLM agents when an LLM is configured (or ``use_llm``), else the offline ones."""
-    from zettelmem.agents.offline import offline_suite
-
-    offline = offline_suite(settings.agents)
-    if settings.use_llm is False:
-        return offline
-    try:
-        from zettelmem.llm.config import LLMSettings
-    except ImportError:
-        return offline
-    llm = LLMSettings()
-    if settings.use_llm or llm.is_configured():
-        from zettelmem.agents.llm import llm_suite
-
-        return llm_suite(llm, settings.agents, offline)
-    return offline

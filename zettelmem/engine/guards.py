@@ -19,24 +19,12 @@ from collections.abc import Iterable
 
 from zettelmem.agents.base import EvolutionProposal
 from zettelmem.models import MemoryType, Note
-from zettelmem.text import clean_label, terms
+from zettelmem.text import terms
 
-__all__ = ["CONTEXT_SUPPORT", "check_grounding", "clean_labels"]
+__all__ = ["CONTEXT_SUPPORT", "check_grounding"]
 
 CONTEXT_SUPPORT = 0.6
 _NAME_OR_NUMBER = re.compile(r"\b(?:[A-Z][a-z]{2,}|\d[\d,.:/-]*)\b")
-
-
-def clean_labels(labels: Iterable[str], cap: int) -> list[str]:
-    """Cleaned, de-duplicated (case-insensitive) labels, at most ``cap``."""
-    out: list[str] = []
-    seen: set[str] = set()
-    for label in labels:
-        value = clean_label(label)
-        if value.lower() not in seen:
-            seen.add(value.lower())
-            out.append(value)
-    return out[:cap]
 
 
 def check_grounding(proposal: EvolutionProposal, target: Note, support_texts: Iterable[str]) -> str | None:

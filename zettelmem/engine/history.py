@@ -5,16 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from zettelmem.agents.base import Candidate
+from zettelmem.agents.base import Candidate, Decision, LinkProposal, NoteDraft
+from zettelmem.engine.evolution import apply_decision
+from zettelmem.engine.parts import EngineParts
+from zettelmem.engine.pipeline import reembed, refresh_metadata, text_hash
 from zettelmem.engine.results import AddResult, CheckReport
 from zettelmem.errors import NoteNotFound
 from zettelmem.models import Change, MemoryType, Note, Scope, _aware
 from zettelmem.stores.base import PutChanges, PutNotes
-
-if TYPE_CHECKING:
-    from zettelmem.engine.core import AsyncMemory
 
 __all__ = ["check_and_repair", "evolve_pass", "note_as_of"]
 
@@ -35,12 +34,12 @@ def note_as_of(note: Note, changes: Sequence[Change], when: datetime) -> Note:
     return note.model_copy(update={**update, "version": version})
 
 
-async def evolve_pass(mem: AsyncMemory, scope: Scope, note_ids: Sequence[str] | None) -> list[AddResult]:
+async def evolve_pass(parts: EngineParts, scope: Scope, note_ids: Sequence[str] | None) -> list[AddResult]:
     """Let each trigger note propose rewrites of the notes it links to."""
     triggers = (
-        [n for n in await mem.graph.aget_notes(scope, note_ids) if n is not None]
+        [n for n in await parts.graph.aget_notes(scope, note_ids) if n is not None]
         if note_ids is not None
-        else await asyncio.to_thread(mem.graph.list_notes, scope)
+        else await asyncio.to_thread(parts.graph.list_notes, scope)
     )
     if note_ids is not None and len(triggers) != len(note_ids):
         raise NoteNotFound(f"some of {list(note_ids)} are not in scope {scope}")
@@ -48,55 +47,66 @@ async def evolve_pass(mem: AsyncMemory, scope: Scope, note_ids: Sequence[str] | 
     working: dict[str, Note] = {}
     for trig in triggers:
         trig = working.get(trig.id, trig)
-        links = await asyncio.to_thread(mem.graph.links_of, scope, [trig.id])
+        links = await asyncio.to_thread(parts.graph.links_of, scope, [trig.id])
         ids = sorted({lk.other(trig.id) for lk in links})
-        found = [working.get(i) or n for i, n in zip(ids, await mem.graph.aget_notes(scope, ids), strict=True)]
+        found = [working.get(i) or n for i, n in zip(ids, await parts.graph.aget_notes(scope, ids), strict=True)]
         neighbours = [n for n in found if n is not None]
         if not neighbours:
             continue
-        from zettelmem.agents.base import Decision, LinkProposal, NoteDraft
-
         proposals = [LinkProposal(target_id=lk.other(trig.id), relation=lk.relation, weight=lk.weight) for lk in links]
-        evols = await mem.agents.evolver.evolve(trig, neighbours, proposals)
+        evols = await parts.agents.evolver.evolve(trig, neighbours, proposals)
         offered = [Candidate(note=n, similarity=1.0) for n in neighbours]
-        result = mem._apply(trig, offered, Decision(draft=NoteDraft(), links=proposals, evolutions=evols), working, True)
+        decision = Decision(draft=NoteDraft(), links=proposals, evolutions=evols)
+        result = apply_decision(parts.settings.agents, trig, offered, decision, working, True)
         result.links = []
         if result.changes or result.rejected:
             results.append(result)
     changed = [working[i] for i in {c.note_id for r in results for c in r.changes}]
     if changed:
         touched = {c.note_id for r in results for c in r.changes if "context" in c.after}
-        await mem._reembed([n for n in changed if n.id in touched])
-        await mem._refresh_metadata([n for n in changed if n.id not in touched])
+        await reembed(parts, [n for n in changed if n.id in touched])
+        await refresh_metadata(parts, [n for n in changed if n.id not in touched])
     all_changes = tuple(c for r in results for c in (*r.changes, *r.rejected))
     if all_changes:
-        await mem.graph.abatch([PutNotes(tuple(changed)), PutChanges(scope, all_changes)])
-        mem.lexical.invalidate(scope)
+        await parts.graph.abatch([PutNotes(tuple(changed)), PutChanges(scope, all_changes)])
+        parts.lexical.invalidate(scope)
     return results
 
 
-async def check_and_repair(mem: AsyncMemory, repair: bool, scope: Scope | None = None) -> CheckReport:
-    """Compare every note (of ``scope``, or of all scopes) with its vector (presence, version, text)."""
-    from zettelmem.engine.core import text_hash
+async def check_and_repair(parts: EngineParts, repair: bool, scope: Scope | None = None) -> CheckReport:
+    """Compare every note (of ``scope``, or of all scopes) with its vector (presence, version, text).
 
+    Scope by scope: the vectors of a scope live apart (one collection per scope),
+    so a scope holding vectors but no notes is all orphans.
+    """
     report = CheckReport()
-    notes: dict[str, Note] = {}
-    for each in [scope] if scope is not None else await asyncio.to_thread(mem.graph.scopes):
-        for n in await asyncio.to_thread(mem.graph.list_notes, each):
-            notes[n.id] = n
-    vector_ids = await asyncio.to_thread(mem.vectors.ids, scope)
-    report.notes, report.vectors = len(notes), len(vector_ids)
-    report.missing_vectors = sorted(set(notes) - vector_ids)
-    report.orphan_vectors = sorted(vector_ids - set(notes))
-    metas = await asyncio.to_thread(mem.vectors.metadata, sorted(set(notes) & vector_ids))
-    for note_id, meta in metas.items():
-        n = notes[note_id]
-        if meta.get("version") != n.version or meta.get("text_hash") != text_hash(n) or meta.get("scope") != n.scope.key:
-            report.stale_vectors.append(note_id)
+    if scope is not None:
+        scopes = [scope]
+    else:
+        found = await asyncio.to_thread(parts.graph.scopes) + await asyncio.to_thread(parts.vectors.scopes)
+        scopes = list(dict.fromkeys(found))
+    orphans: dict[Scope, list[str]] = {}
+    fix: list[Note] = []
+    for each in scopes:
+        notes = {n.id: n for n in await asyncio.to_thread(parts.graph.list_notes, each)}
+        vector_ids = await asyncio.to_thread(parts.vectors.ids, each)
+        report.notes += len(notes)
+        report.vectors += len(vector_ids)
+        missing = sorted(set(notes) - vector_ids)
+        orphans[each] = sorted(vector_ids - set(notes))
+        metas = await asyncio.to_thread(parts.vectors.metadata, sorted(set(notes) & vector_ids), each)
+        stale = sorted(i for i, meta in metas.items() if meta.get("version") != notes[i].version
+                       or meta.get("text_hash") != text_hash(notes[i]) or meta.get("scope") != each.key)
+        report.missing_vectors += missing
+        report.orphan_vectors += orphans[each]
+        report.stale_vectors += stale
+        fix += [notes[i] for i in missing + stale]
+    report.missing_vectors.sort()
+    report.orphan_vectors.sort()
     report.stale_vectors.sort()
     if repair and not report.ok:
-        fix = [notes[i] for i in report.missing_vectors + report.stale_vectors]
-        await mem._reembed(fix)
-        await asyncio.to_thread(mem.vectors.delete, report.orphan_vectors)
+        await reembed(parts, fix)
+        for each, ids in orphans.items():
+            await asyncio.to_thread(parts.vectors.delete, ids, each)
         report.repaired = len(fix) + len(report.orphan_vectors)
     return report

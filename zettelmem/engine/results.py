@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from zettelmem._cards import explain, hit_html, reason_text
 from zettelmem.models import Change, Link, Note, Relation
 
 __all__ = ["AddResult", "CheckReport", "Reason", "SearchHit", "Usage"]
@@ -47,14 +49,7 @@ class Reason(BaseModel):
     weight: float | None = None
 
     def __str__(self) -> str:
-        if self.kind == "graph":
-            rel = self.relation.value if self.relation else "link"
-            return f"linked from {str(self.via)[:8]} ({rel}, weight {self.weight:.2f})"
-        if self.kind == "entity":
-            return f"names {self.via}"
-        if self.kind == "thread":
-            return f"lexical with its thread #{self.rank} ({self.score:.3f})"
-        return f"{self.kind} #{self.rank} ({self.score:.3f})"
+        return reason_text(self)
 
 
 class SearchHit(BaseModel):
@@ -64,11 +59,11 @@ class SearchHit(BaseModel):
     score: float
     why: list[Reason] = Field(default_factory=list)
 
-    def explain(self) -> str:
-        return "; ".join(str(r) for r in self.why)
+    def explain(self, labels: Mapping[str, str] | None = None) -> str:
+        """Why this hit came back, in words (``labels``: note id -> name, for graph reasons)."""
+        return explain(self.why, labels)
 
-    def _repr_html_(self) -> str:  # Jupyter display; zettelmem.display renders it
-        from zettelmem.display import hit_html
+    def _repr_html_(self) -> str:  # Jupyter display: an HTML card
         return hit_html(self)
 
 

@@ -20,14 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import TYPE_CHECKING
 
+from zettelmem.engine.parts import EngineParts
 from zettelmem.engine.results import Reason, SearchHit
 from zettelmem.filters import Filter, predicate
 from zettelmem.models import Note, Relation, Scope
-
-if TYPE_CHECKING:
-    from zettelmem.engine.core import AsyncMemory
 
 __all__ = ["RELATION_FACTOR", "hybrid_search"]
 
@@ -44,20 +41,20 @@ RELATION_FACTOR: dict[Relation, float] = {
 
 
 async def hybrid_search(
-    mem: AsyncMemory, query: str, scope: Scope, k: int, where: Filter | None, expand: bool | None
+    parts: EngineParts, query: str, scope: Scope, k: int, where: Filter | None, expand: bool | None
 ) -> list[SearchHit]:
-    cfg = mem.settings.search
+    cfg = parts.settings.search
     keep = predicate(where)
-    qvec = (await mem._embed([query]))[0]
+    qvec = (await parts.embed([query]))[0]
     lex_k = max(cfg.lexical_k, k) * (3 if where else 1)
     dense, lexical, thread = await asyncio.gather(
-        asyncio.to_thread(mem.vectors.query, qvec, scope, max(cfg.dense_k, k), where),
-        asyncio.to_thread(mem.lexical.search, scope, query, lex_k, "note"),
-        asyncio.to_thread(mem.lexical.search, scope, query, lex_k if cfg.thread_weight else 0, "thread"),
+        asyncio.to_thread(parts.vectors.query, qvec, scope, max(cfg.dense_k, k), where),
+        asyncio.to_thread(parts.lexical.search, scope, query, lex_k, "note"),
+        asyncio.to_thread(parts.lexical.search, scope, query, lex_k if cfg.thread_weight else 0, "thread"),
     )
     ids = list(dict.fromkeys([h.id for h in dense] + [i for i, _ in lexical] + [i for i, _ in thread]))
     notes: dict[str, Note] = {
-        n.id: n for n in await mem.graph.aget_notes(scope, ids) if n is not None and keep(n)
+        n.id: n for n in await parts.graph.aget_notes(scope, ids) if n is not None and keep(n)
     }
     fused: dict[str, float] = {}
     why: dict[str, list[Reason]] = {}
@@ -78,7 +75,7 @@ async def hybrid_search(
                 fused[i] *= 1.0 + cfg.entity_boost
                 why[i].append(Reason(kind="entity", score=cfg.entity_boost, via=", ".join(sorted(who))))
     if cfg.expand if expand is None else expand:
-        await _expand(mem, scope, fused, why, notes, keep, cfg.expand_seeds, cfg.graph_weight, cfg.rrf_k)
+        await _expand(parts, scope, fused, why, notes, keep, cfg.expand_seeds, cfg.graph_weight, cfg.rrf_k)
     order = sorted(fused, key=lambda i: -fused[i])[:k]
     return [SearchHit(note=notes[i], score=fused[i], why=why[i]) for i in order]
 
@@ -92,12 +89,12 @@ def _named(query: str) -> set[str]:
     return out
 
 
-async def _expand(mem: AsyncMemory, scope: Scope, fused: dict[str, float], why: dict[str, list[Reason]],
+async def _expand(parts: EngineParts, scope: Scope, fused: dict[str, float], why: dict[str, list[Reason]],
                   notes: dict[str, Note], keep: object, seeds_n: int, weight: float, rrf_k: int) -> None:
     seeds = sorted(fused, key=lambda i: -fused[i])[:seeds_n]
     if not seeds:
         return
-    links = await asyncio.to_thread(mem.graph.links_of, scope, seeds)
+    links = await asyncio.to_thread(parts.graph.links_of, scope, seeds)
     best: dict[str, tuple[float, Reason]] = {}
     seed_set = set(seeds)
     for lk in links:
@@ -110,7 +107,7 @@ async def _expand(mem: AsyncMemory, scope: Scope, fused: dict[str, float], why: 
                 best[other] = (gain, Reason(kind="graph", via=seed, relation=lk.relation, weight=lk.weight, score=gain))
     missing = [i for i in best if i not in notes]
     if missing:
-        for n in await mem.graph.aget_notes(scope, missing):
+        for n in await parts.graph.aget_notes(scope, missing):
             if n is not None and keep(n):  # type: ignore[operator]
                 notes[n.id] = n
     ranked = sorted((o for o in best if o in notes), key=lambda o: (-best[o][0], o))  # ties: by id, not link order

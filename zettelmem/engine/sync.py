@@ -2,7 +2,13 @@
 
 Coroutines run on one private event loop in a daemon thread, so ``Memory`` works
 the same in scripts, in threads and inside Jupyter (whose loop is already
-running). Every public method of AsyncMemory is mirrored once, here, by name.
+running). Every public method of AsyncMemory is mirrored once, here, by
+:func:`_mirror`, which keeps its parameters for type checkers (``ParamSpec``) and
+turns its ``Coroutine[..., R]`` into ``R``.
+
+A sync call made on that loop's own thread (a progress callback of ``add_many``
+calling ``mem.stats()``, say) would wait for a loop that is busy running its
+caller: it raises :class:`~zettelmem.errors.ReentrantCall` instead of hanging.
 """
 
 from __future__ import annotations
@@ -11,23 +17,39 @@ import asyncio
 import contextlib
 import functools
 import threading
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from zettelmem.config import Settings
 from zettelmem.engine.core import AsyncMemory
+from zettelmem.errors import ConfigurationError, ReentrantCall
 
 __all__ = ["Memory"]
 
+#: keywords of ``Memory(...)`` that are ready-made engine parts, not Settings fields
+_PARTS = ("agents", "graph", "vectors", "embedder", "read_only")
+P = ParamSpec("P")
+R = TypeVar("R")
 T = TypeVar("T")
 
 
 class _LoopThread:
+    """An event loop running forever in a daemon thread."""
+
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="zettelmem-loop", daemon=True)
         self.thread.start()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the loop and wait for its result (never from the loop's own thread)."""
+        if threading.current_thread() is self.thread:
+            coro.close()  # never awaited: close it so no "never awaited" warning fires
+            raise ReentrantCall(
+                "a sync Memory method was called from zettelmem's own event-loop thread (for example "
+                "inside an add_many progress callback); it would wait forever for the call it is part "
+                "of. Make the call after the outer one returns, or from another thread."
+            )
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
             return future.result()
@@ -56,13 +78,14 @@ async def _settle() -> None:
         await asyncio.wait(others, timeout=3)
 
 
-def _mirror(name: str) -> Any:
-    """A sync method with the async one's name, signature and docstring."""
-    amethod = getattr(AsyncMemory, name)
+def _mirror(
+    amethod: Callable[Concatenate[AsyncMemory, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[Memory, P], R]:
+    """A sync method with the async one's name, parameters, docstring and (awaited) return type."""
 
     @functools.wraps(amethod)
-    def method(self: Memory, *args: Any, **kwargs: Any) -> Any:
-        return self._runner.run(getattr(self._async, name)(*args, **kwargs))
+    def method(self: Memory, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self._runner.run(amethod(self._async, *args, **kwargs))
 
     return method
 
@@ -70,43 +93,51 @@ def _mirror(name: str) -> Any:
 class Memory:
     """A durable, evolving memory graph (sync API). See :class:`AsyncMemory`.
 
+    ``Memory(home="./mem", ...)`` takes :class:`~zettelmem.config.Settings` fields;
+    ``Memory(settings, agents=..., graph=..., vectors=..., embedder=...)`` takes
+    ready-made engine parts beside the settings (see :class:`AsyncMemory`).
+
     Example:
         >>> mem = Memory(Settings(home="./mem"))          # doctest: +SKIP
         >>> mem.add("Alice moved to Lisbon in May 2023.")  # doctest: +SKIP
         >>> mem.search("where does Alice live?")           # doctest: +SKIP
     """
 
-    add = _mirror("add")
-    add_many = _mirror("add_many")
-    get = _mirror("get")
-    list = _mirror("list")
-    links = _mirror("links")
-    search = _mirror("search")
-    history = _mirror("history")
-    update = _mirror("update")
-    revert = _mirror("revert")
-    delete = _mirror("delete")
-    link = _mirror("link")
-    unlink = _mirror("unlink")
-    unpin = _mirror("unpin")
-    evolve = _mirror("evolve")
-    stats = _mirror("stats")
-    check = _mirror("check")
+    add = _mirror(AsyncMemory.add)
+    add_many = _mirror(AsyncMemory.add_many)
+    get = _mirror(AsyncMemory.get)
+    list = _mirror(AsyncMemory.list)
+    links = _mirror(AsyncMemory.links)
+    search = _mirror(AsyncMemory.search)
+    history = _mirror(AsyncMemory.history)
+    update = _mirror(AsyncMemory.update)
+    revert = _mirror(AsyncMemory.revert)
+    delete = _mirror(AsyncMemory.delete)
+    link = _mirror(AsyncMemory.link)
+    unlink = _mirror(AsyncMemory.unlink)
+    unpin = _mirror(AsyncMemory.unpin)
+    evolve = _mirror(AsyncMemory.evolve)
+    stats = _mirror(AsyncMemory.stats)
+    check = _mirror(AsyncMemory.check)
 
-    def __init__(self, settings: Any = None, **kwargs: Any) -> None:
-        from zettelmem.config import Settings
-
-        if settings is None:
-            settings = Settings(**{k: kwargs.pop(k) for k in list(kwargs) if k in Settings.model_fields})
+    def __init__(self, settings: Settings | None = None, **kwargs: Any) -> None:
+        if settings is None:  # keywords are Settings fields (and perhaps a ready-made embedder)
+            parts: dict[str, Any] = {k: kwargs.pop(k) for k in ("embedder", "read_only") if k in kwargs}
+            settings = Settings(**kwargs)  # an unknown keyword is a ConfigurationError there
+        else:  # keywords are ready-made engine parts
+            parts = kwargs
+            if set(kwargs) - set(_PARTS):
+                raise ConfigurationError(f"pass settings or its fields, not both (got settings and "
+                                         f"{sorted(set(kwargs) - set(_PARTS))})")
         self._runner = _LoopThread()
         try:
-            self._async = self._runner.run(self._open(settings, kwargs))
+            self._async = self._runner.run(self._open(settings, parts))
         except BaseException:
             self._runner.stop()
             raise
 
     @staticmethod
-    async def _open(settings: Any, kwargs: dict[str, Any]) -> AsyncMemory:
+    async def _open(settings: Settings, kwargs: dict[str, Any]) -> AsyncMemory:
         return AsyncMemory(settings, **kwargs)
 
     @property
@@ -115,7 +146,7 @@ class Memory:
         return self._async
 
     @property
-    def settings(self) -> Any:
+    def settings(self) -> Settings:
         return self._async.settings
 
     def close(self) -> None:

@@ -19,7 +19,8 @@ from typing import Any
 
 import networkx as nx
 
-from zettelmem.export._graph import OTHER_COLOR, RELATION_COLORS, TYPE_COLORS
+from zettelmem._cards import OTHER_COLOR, TYPE_COLORS
+from zettelmem.export._graph import RELATION_COLORS
 
 __all__ = [
     "cytoscape_data",

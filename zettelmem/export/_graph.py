@@ -20,22 +20,14 @@ from typing import Any
 
 import networkx as nx
 
+from zettelmem._cards import OTHER_COLOR, TYPE_COLORS
 from zettelmem.errors import InvalidInput, NoteNotFound
-from zettelmem.models import Change, Link, MemoryType, Note, Relation, Scope
+from zettelmem.models import Change, Link, Note, Relation, Scope
 from zettelmem.stores.base import GetChanges, GraphStore
 
 __all__ = ["RELATION_COLORS", "TYPE_COLORS", "graph_from", "graph_store", "history_records", "link_attrs",
            "node_attrs", "to_networkx"]
 
-#: Colour of each memory type, shared by every visual export and the notebooks.
-TYPE_COLORS: dict[str, str] = {
-    MemoryType.EPISODIC.value: "#4e79a7",
-    MemoryType.SEMANTIC.value: "#59a14f",
-    MemoryType.PROCEDURAL.value: "#f28e2b",
-    MemoryType.CORE.value: "#e15759",
-    MemoryType.RESOURCE.value: "#b07aa1",
-}
-OTHER_COLOR = "#9c9c9c"
 #: Colour of each link relation (edges in the viewer, DOT and the exported ``color``).
 RELATION_COLORS: dict[str, str] = {
     Relation.ANSWERS.value: "#d62728",

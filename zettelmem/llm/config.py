@@ -21,7 +21,7 @@ __all__ = ["LLMSettings"]
 class LLMSettings(BaseSettings):
     """How to reach an OpenAI-compatible chat model and how hard to use it."""
 
-    model_config = SettingsConfigDict(env_prefix="ZETTELMEM_LLM_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ZETTELMEM_LLM_", extra="forbid")
 
     model: str = "gpt-4o-mini"
     base_url: str | None = None  # any OpenAI-compatible server (vLLM, llama.cpp, Ollama)

@@ -3,8 +3,8 @@
 Build a suite with :func:`llm_suite`; :func:`select_suite` applies the rule "nothing
 calls a model unless it is configured"::
 
-    suite = select_suite(LLMSettings(), settings.agents, offline_suite, use_llm=settings.use_llm)
-    meter = suite.extra.get("meter")          # UsageMeter, for stats and add results
+    suite = select_suite(settings.llm, settings.agents, offline_suite(settings.agents), use_llm=settings.use_llm)
+    meter = suite.meter                       # UsageMeter, for stats and add results
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def llm_suite(
         llm: the structured model (default: :class:`OpenAIChatLLM` from ``settings``).
 
     Returns:
-        A suite named ``llm-joint`` or ``llm-staged``; ``extra`` holds ``meter``
+        A suite named ``llm-joint`` or ``llm-staged`` with its ``meter``
         (:class:`~zettelmem.llm.accounting.UsageMeter`), ``llm``, ``offline`` and
         ``aclose`` (closes the HTTP client of the running loop).
 
@@ -64,17 +64,16 @@ def llm_suite(
         meter.budget_tokens = settings.budget_tokens
     runtime = Runtime(llm=llm, settings=settings, agents=agents, offline=offline)
     joint = settings.mode == "joint"
-    extra: dict[str, object] = {"meter": meter, "llm": llm, "offline": offline}
-    aclose = getattr(llm, "aclose", None)
-    if aclose is not None:
-        extra["aclose"] = aclose
     return AgentSuite(
         builder=LLMNoteBuilder(runtime),
         linker=LLMLinker(runtime),
         evolver=LLMEvolver(runtime),
         joint=JointLLMAgent(runtime) if joint else None,
         name="llm-joint" if joint else "llm-staged",
-        extra=extra,
+        meter=meter,
+        llm=llm,
+        offline=offline,
+        aclose=getattr(llm, "aclose", None),
     )
 
 

@@ -9,17 +9,17 @@ invented id is visible instead of silently becoming a dangling link.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from zettelmem.agents.base import EvolutionProposal, LinkProposal, MemoryInput, NoteDraft
 from zettelmem.agents.llm.schemas import EvolveOut, Limits, LinkOut, MemoryView, NoteAttrs, NoteView
 from zettelmem.llm.accounting import UsageMeter
 from zettelmem.models import BuiltBy, MemoryType, Note
+from zettelmem.text import clean_labels
 
 __all__ = [
     "IdMap",
-    "clean_labels",
     "draft_from",
     "evolutions_from",
     "links_from",
@@ -29,7 +29,6 @@ __all__ = [
 ]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_MAX_LABEL = 64
 _MAX_CONTEXT = 400
 
 
@@ -110,22 +109,6 @@ def note_view(short: str, note: Note, *, max_chars: int, similarity: float | Non
     )
 
 
-def clean_labels(values: Iterable[str], limit: int, *, lower: bool = False) -> list[str]:
-    """Trimmed, de-duplicated (case-insensitively), control-free labels, at most ``limit``."""
-    out: list[str] = []
-    seen: set[str] = set()
-    for value in values:
-        label = re.sub(r"\s+", " ", _CONTROL.sub(" ", str(value))).strip()[:_MAX_LABEL].strip()
-        if lower:
-            label = label.lower()
-        if label and label.casefold() not in seen:
-            seen.add(label.casefold())
-            out.append(label)
-        if len(out) >= limit:
-            break
-    return out
-
-
 def _clean_context(text: str) -> str:
     text = re.sub(r"\s+", " ", _CONTROL.sub(" ", text)).strip()
     return text[:_MAX_CONTEXT]
@@ -134,11 +117,11 @@ def _clean_context(text: str) -> str:
 def draft_from(attrs: NoteAttrs, item: MemoryInput, limits: Limits, built_by: BuiltBy) -> NoteDraft:
     """A note draft from the model's attributes; the caller's hints win."""
     return NoteDraft(
-        keywords=clean_labels(attrs.keywords, limits.max_keywords),
-        tags=clean_labels(attrs.tags, limits.max_tags, lower=True),
+        keywords=clean_labels(attrs.keywords, limits.max_keywords, strict=False),
+        tags=clean_labels(attrs.tags, limits.max_tags, strict=False, lower=True),
         context=_clean_context(attrs.context),
         memory_type=item.memory_type or attrs.memory_type,
-        entities=clean_labels(attrs.entities, 32),
+        entities=clean_labels(attrs.entities, 32, strict=False),
         event_time=item.event_time or parse_time(attrs.event_time),
         built_by=built_by,
     )
@@ -205,8 +188,8 @@ def evolutions_from(
             continue
         if real in done:
             continue
-        keywords = clean_labels(out.keywords, limits.max_keywords) if out.keywords else None
-        tags = clean_labels(out.tags, limits.max_tags, lower=True) if out.tags else None
+        keywords = clean_labels(out.keywords, limits.max_keywords, strict=False) if out.keywords else None
+        tags = clean_labels(out.tags, limits.max_tags, strict=False, lower=True) if out.tags else None
         context = _clean_context(out.context) if out.context else None
         memory_type: MemoryType | None = out.memory_type
         if keywords == note.keywords:
