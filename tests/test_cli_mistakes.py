@@ -33,7 +33,7 @@ def runner() -> CliRunner:
 @pytest.fixture
 def home(tmp_path, runner, monkeypatch) -> Path:
     monkeypatch.delenv("ZETTELMEM_HOME", raising=False)
-    home = tmp_path / "home"
+    home: Path = tmp_path / "home"
     for text in ("I adopted a beagle called Biscuit in Porto.", "Biscuit the beagle loves the river in Porto.",
                  "My sister Clara is a vet in Porto."):
         res = runner.invoke(app, ["--home", str(home), "--offline", "add", text])

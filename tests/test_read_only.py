@@ -33,7 +33,7 @@ WRITER = textwrap.dedent("""
 
 @pytest.fixture
 def home(tmp_path) -> Path:
-    home = tmp_path / "home"
+    home: Path = tmp_path / "home"
     with Memory(Settings(home=home, use_llm=False)) as mem:
         mem.add_many(["I adopted a beagle called Biscuit in Porto.", "My sister Clara is a vet in Porto."])
     return home

@@ -19,6 +19,7 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import pytest
@@ -57,7 +58,8 @@ class _Text(HTMLParser):
 
     def __init__(self, wanted: str) -> None:
         super().__init__()
-        self.wanted, self.depth, self.parts = wanted, 0, []
+        self.wanted, self.depth = wanted, 0
+        self.parts: list[str] = []
 
     def handle_starttag(self, tag, attrs):
         if self.depth:
@@ -80,9 +82,10 @@ def text_of(dom: str, element_id: str) -> str:
     return "".join(p.parts)
 
 
-def viewer_status(dom: str) -> dict:
+def viewer_status(dom: str) -> dict[str, Any]:
     assert 'data-ready="1"' in dom, "the layout never finished"
-    return json.loads(text_of(dom, "zm-status"))
+    status: dict[str, Any] = json.loads(text_of(dom, "zm-status"))
+    return status
 
 
 def saturated_hues(png: Path, box: tuple[int, int, int, int]) -> dict[int, int]:
@@ -239,9 +242,12 @@ def test_notebook_graph_view_is_not_clipped(tmp_path):
               if "<iframe" in o.get("data", {}).get("text/html", "")]
     assert frames, "run the notebook and commit it with its outputs"
     frame = frames[0]
-    height = int(re.search(r'style="width:100%;height:(\d+)px', frame).group(1))
+    size = re.search(r'style="width:100%;height:(\d+)px', frame)
+    src = re.search(r'srcdoc="([^"]*)"', frame)
+    assert size and src
+    height = int(size.group(1))
     assert height >= 560, "tall enough for the header, the graph and the panel"
-    doc = html_lib.unescape(re.search(r'srcdoc="([^"]*)"', frame).group(1))
+    doc = html_lib.unescape(src.group(1))
     page = tmp_path / "frame.html"
     page.write_text(doc, encoding="utf-8")
     dom, png = browse(page, tmp_path / "frame.png", size=(900, height))  # a notebook column, the iframe's height
