@@ -61,7 +61,8 @@ def open_vectors(settings: Settings, embedder: Embedder, *, read_only: bool = Fa
 
     v = settings.vectors
     if isinstance(v, ChromaLocalConfig):
-        return ChromaVectorIndex.local(settings.chroma_path(), v.collection, embedder.model_id, embedder.dims)
+        return ChromaVectorIndex.local(settings.chroma_path(), v.collection, embedder.model_id, embedder.dims,
+                                       read_only=read_only)
     return ChromaVectorIndex.server(v.host, v.port, v.collection, embedder.model_id, embedder.dims,
                                     ssl=v.ssl, headers=v.headers)
 
