@@ -89,3 +89,18 @@ def test_read_only_open_never_creates_a_store(tmp_path):
     with pytest.raises(StoreNotFound):
         Memory(Settings(home=missing, use_llm=False), read_only=True)
     assert not missing.exists()
+
+
+def test_a_server_store_opened_read_only_refuses_writes(home):
+    """Neo4j takes no folder lock: a read-only open wraps its batches to refuse writes (shown on any store)."""
+    from zettelmem.engine.factory import refuse_writes
+    from zettelmem.stores.networkx_store import NetworkXGraphStore
+
+    store = refuse_writes(NetworkXGraphStore(home / "graph.sqlite"))
+    try:
+        assert store.get_meta("embedding_model")
+        with pytest.raises(StoreReadOnly):
+            store.put_meta("x", "y")
+        assert store.get_meta("x") is None
+    finally:
+        store.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from zettelmem.config import ChromaLocalConfig, Neo4jConfig, NetworkXConfig, Settings
@@ -43,13 +43,30 @@ class _ReadOnlyVectors:
         return getattr(self._inner, name)
 
 
+def refuse_writes(store: GraphStore) -> GraphStore:
+    """Make ``store`` refuse every write batch with StoreReadOnly (a server store opened read-only)."""
+    from zettelmem.stores.base import DeleteLinks, DeleteNotes, PutChanges, PutLinks, PutMeta, PutNotes
+
+    writes = (PutNotes, DeleteNotes, PutLinks, DeleteLinks, PutChanges, PutMeta)
+    inner = store.batch
+
+    def batch(ops: Sequence[Any]) -> list[Any]:
+        if any(isinstance(op, writes) for op in ops):
+            raise StoreReadOnly("this memory is open read-only; open it without read_only to write")
+        return inner(ops)
+
+    store.batch = batch  # type: ignore[method-assign]
+    return store
+
+
 def open_graph(settings: Settings, *, read_only: bool = False) -> GraphStore:
     """The configured graph store; ``read_only`` opens an embedded store without the writer lock."""
     g = settings.graph
     if isinstance(g, Neo4jConfig):
         from zettelmem.stores.neo4j import Neo4jGraphStore
 
-        return Neo4jGraphStore(g)
+        store: GraphStore = Neo4jGraphStore(g)
+        return refuse_writes(store) if read_only else store
     from zettelmem.stores.networkx_store import NetworkXGraphStore
 
     return NetworkXGraphStore(settings.graph_path(), synchronous=g.synchronous, read_only=read_only)
