@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from zettelmem.config import ChromaLocalConfig, Neo4jConfig, NetworkXConfig, Settings
 from zettelmem.embeddings import Embedder, make_embedder
+from zettelmem.engine.identity import verify_identity
 from zettelmem.errors import EmbeddingModelMismatch, StoreReadOnly
 from zettelmem.stores.base import GraphStore
 from zettelmem.vectors.base import VectorIndex
@@ -69,7 +70,8 @@ def open_graph(settings: Settings, *, read_only: bool = False) -> GraphStore:
         return refuse_writes(store) if read_only else store
     from zettelmem.stores.networkx_store import NetworkXGraphStore
 
-    return NetworkXGraphStore(settings.graph_path(), synchronous=g.synchronous, read_only=read_only)
+    return NetworkXGraphStore(settings.graph_path(), synchronous=g.synchronous, cache_size=g.note_cache,
+                              read_only=read_only)
 
 
 def open_vectors(settings: Settings, embedder: Embedder, *, read_only: bool = False) -> VectorIndex:
@@ -114,12 +116,19 @@ def open_backends(
                 raise EmbeddingModelMismatch(
                     f"this store was built with embedding model {recorded}; the configured model is {mine}"
                 )
-        if read_only:
+        if read_only:  # no identity check either: it may write, and a reader trusts the writer's folder
             given, emb = vectors, embedder
             vectors = cast("VectorIndex", _ReadOnlyVectors(
                 lambda: given or open_vectors(settings, emb, read_only=True)))
         else:
+            opened = vectors is None
             vectors = vectors or open_vectors(settings, embedder)
+            if opened:
+                try:
+                    verify_identity(settings, graph, vectors)  # refuse a lost or swapped graph.sqlite
+                except BaseException:
+                    vectors.close()
+                    raise
     except BaseException:
         graph.close()
         raise

@@ -24,7 +24,16 @@ GetChanges         list[Change] oldest first (by note, or by change id)
 CountAll           dict(notes=, links=, changes=) in the scope (all scopes if None)
 ListScopes         list[Scope] that hold at least one note
 GetMeta / PutMeta  str | None / None: store-level settings (embedding model, ...)
+SearchText         list[(note id, score)]: full-text top ``k`` in the scope, best
+                   first, scores > 0 (higher is better); ``field="note"`` scores
+                   the note's own text, ``"thread"`` adds the text of the notes
+                   it answers or follows (:mod:`zettelmem.stores.lexical`). Any
+                   user text is a valid query (operators are searched as words);
+                   no words, ``k <= 0`` or an empty scope give ``[]``.
 =================  ==========================================================
+
+Full-text rows are written in the same transaction as the note and link writes
+that change them, so they can never disagree with the notes after a crash.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ from typing import Any, Literal, cast
 from zettelmem.errors import ChangeNotFound, NoteNotFound
 from zettelmem.filters import Filter
 from zettelmem.models import Change, Link, Note, Scope
+from zettelmem.stores.lexical import TextField
 
 __all__ = [
     "CountAll",
@@ -55,6 +65,7 @@ __all__ = [
     "PutLinks",
     "PutMeta",
     "PutNotes",
+    "SearchText",
 ]
 
 
@@ -136,6 +147,15 @@ class PutMeta:
     value: str
 
 
+@dataclass(frozen=True, slots=True)
+class SearchText:
+    scope: Scope
+    query: str
+    k: int
+    field: TextField = "note"
+    where: Filter | None = None
+
+
 Op = (
     PutNotes
     | GetNotes
@@ -150,6 +170,7 @@ Op = (
     | ListScopes
     | GetMeta
     | PutMeta
+    | SearchText
 )
 
 
@@ -221,6 +242,25 @@ class GraphStore(ABC):
 
     def scopes(self) -> list[Scope]:
         return cast("list[Scope]", self.batch([ListScopes()])[0])
+
+    def search_text(
+        self, scope: Scope, query: str, k: int, field: TextField = "note", where: Filter | None = None
+    ) -> list[tuple[str, float]]:
+        """Full-text top ``k`` (note id, score) in ``scope``, best first."""
+        return cast("list[tuple[str, float]]", self.batch([SearchText(scope, query, k, field, where)])[0])
+
+    async def asearch_text(
+        self, scope: Scope, query: str, k: int, field: TextField = "note", where: Filter | None = None
+    ) -> list[tuple[str, float]]:
+        return cast("list[tuple[str, float]]", (await self.abatch([SearchText(scope, query, k, field, where)]))[0])
+
+    def check_text_index(self, scope: Scope | None = None, repair: bool = False) -> dict[str, list[str]]:
+        """Note ids whose full-text rows are ``missing``, ``stale`` or ``orphan`` (rows without a note).
+
+        With ``repair``, rebuild those rows (the result still lists what was found). The
+        default suits backends whose full-text index is kept by the database itself.
+        """
+        return {"missing": [], "stale": [], "orphan": []}
 
     def get_meta(self, key: str) -> str | None:
         return cast("str | None", self.batch([GetMeta(key)])[0])
