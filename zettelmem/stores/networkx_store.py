@@ -67,7 +67,7 @@ from zettelmem.stores.base import (
     SearchText,
 )
 from zettelmem.stores.lexical import FIELDS, NOTE_FIELDS, THREAD_RELATIONS, query_words, thread_text
-from zettelmem.stores.sqlite_schema import migrate, text_row, write_text_row
+from zettelmem.stores.sqlite_schema import SCHEMA_VERSION, migrate, schema_version, text_row, write_text_row
 
 __all__ = ["NOTE_WEIGHTS", "THREAD_WEIGHTS", "NetworkXGraphStore"]
 
@@ -141,6 +141,11 @@ class NetworkXGraphStore(GraphStore):
                 self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
                                            check_same_thread=False, isolation_level=None)
                 self._db.execute("PRAGMA query_only=1")
+                if schema_version(self._db) != SCHEMA_VERSION:
+                    raise SchemaVersionError(
+                        f"{self.path} has schema version {schema_version(self._db)}, not {SCHEMA_VERSION}: "
+                        "open it once for writing (any write command migrates it), then read it"
+                    )
             else:
                 self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
                 self._db.execute("PRAGMA journal_mode=WAL")
