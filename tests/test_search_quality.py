@@ -98,3 +98,10 @@ def test_every_dialogue_keyphrase_is_clean():
             for edge in (words[0], words[-1]):
                 assert edge not in STOPWORDS and edge not in _NAMING, (kw, body)
             assert clean_phrase(kw, body) == kw, (kw, body)  # the words stand together in the text
+
+
+def test_a_scope_of_a_few_notes_keeps_every_match(tmp_path):
+    """Among a handful of notes BM25 gives every word a near-zero IDF: the floors wait for min_score_notes."""
+    with Memory(Settings(home=tmp_path, use_llm=False)) as mem:
+        mem.add("a memory that must survive every bad call", tags=["drop table"])
+        assert mem.search("DROP TABLE")  # a one-note scope: the note is still found

@@ -186,6 +186,9 @@ class SearchConfig(_Strict):
     # MiniLM cosine 0.2 is what unrelated sentences score.
     lexical_min_score: float = 0.5
     dense_min_score: float = 0.2
+    # ... once the search sees at least this many candidate notes: among a handful, BM25 cannot
+    # tell a common word from a rare one, and every match counts.
+    min_score_notes: int = 10
 
 
 EmbeddingConfig = Annotated[

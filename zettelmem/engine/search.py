@@ -6,7 +6,8 @@
    note each one answers or follows (the *thread* list), filtered in the store;
 3. fusion: each list first drops matches below its minimum score
    (``dense_min_score`` cosine, ``lexical_min_score`` BM25: noise never ranks nor
-   explains a hit); then weighted RRF, score = Σ w_list / (rrf_k + rank) over the
+   explains a hit), once the dense list holds ``min_score_notes`` candidates (in
+   a scope of a few notes every match counts); then weighted RRF, score = Σ w_list / (rrf_k + rank) over the
    lists a note is in; notes whose speaker or entities the query names get ``entity_boost``;
 4. graph: each of the top ``expand_seeds`` fused hits passes
    ``seed score × link weight × relation factor`` to its linked notes; those
@@ -64,7 +65,9 @@ async def hybrid_search(
         ("lexical", cfg.lexical_weight, cfg.lexical_min_score, lexical),
         ("thread", cfg.thread_weight, cfg.lexical_min_score, thread),
     ]
+    floors = len(dense) >= cfg.min_score_notes
     for kind, weight, floor, ranked in lists:
+        floor = floor if floors else float("-inf")
         for rank, (i, s) in enumerate([(i, s) for i, s in ranked if i in notes and s >= floor], 1):
             fused[i] = fused.get(i, 0.0) + weight / (cfg.rrf_k + rank)
             why.setdefault(i, []).append(Reason(kind=kind, rank=rank, score=s))  # type: ignore[arg-type]
