@@ -5,8 +5,8 @@ bundled dialogue, ingested once); the median is printed. Baselines measured in
 the same run: the bare interpreter (``python -c pass``) and the eager import set
 (everything the CLI imported at start-up before it went lazy: engine, exports,
 tables, Chroma and onnxruntime). ``--before PYTHON`` also times another
-installation (e.g. a checkout of an older commit) on the same store, for a
-before/after table.
+installation (e.g. a checkout of an older commit) on a store of the same
+dialogue it builds itself, for a before/after table.
 
     python -m bench.cli_startup                       # this installation
     python -m bench.cli_startup --before /path/to/old/.venv/bin/python
@@ -30,13 +30,17 @@ EAGER = ("import zettelmem, zettelmem.engine.core, zettelmem.cli._render, zettel
          "chromadb, onnxruntime")
 
 
-def timed(cmd: list[str], runs: int) -> tuple[float, float]:
-    """Median wall seconds and median CPU seconds (user + system) of ``runs`` runs."""
+def timed(cmd: list[str], runs: int, cwd: Path) -> tuple[float, float]:
+    """Median wall seconds and median CPU seconds (user + system) of ``runs`` runs.
+
+    ``cwd`` is a neutral folder: ``python -m zettelmem`` must import the installation
+    being measured, not a checkout in the current directory.
+    """
     walls, cpus = [], []
     for _ in range(runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
         walls.append(time.perf_counter() - start)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
@@ -58,20 +62,21 @@ def commands(python: str, home: Path, note_id: str) -> dict[str, list[str]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--before", help="another installation's python, timed on the same store")
+    ap.add_argument("--before", help="another installation's python (its own store, the same dialogue)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="zm-cli-bench-") as tmp:
-        home = Path(tmp) / "home"
-        subprocess.run([sys.executable, "-m", "zettelmem", "--offline", "demo", "--home", str(home)],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        listed = subprocess.run([sys.executable, "-m", "zettelmem", "--home", str(home), "list", "-n", "1", "--json"],
-                                check=True, capture_output=True, text=True)
-        note_id = json.loads(listed.stdout)[0]["id"]
         pythons = {"now": sys.executable, **({"before": args.before} if args.before else {})}
         results: dict[str, dict[str, tuple[float, float]]] = {}
         for label, python in pythons.items():
+            # each installation builds its own store (the bundled dialogue) with `demo`
+            home = Path(tmp) / f"home-{label}"
+            subprocess.run([python, "-m", "zettelmem", "--offline", "demo", "--home", str(home)],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp)
+            listed = subprocess.run([python, "-m", "zettelmem", "--home", str(home), "search", "pottery", "--json"],
+                                    check=True, capture_output=True, text=True, cwd=tmp)
+            note_id = json.loads(listed.stdout)[0]["note"]["id"]
             for name, cmd in commands(python, home, note_id).items():
-                results.setdefault(name, {})[label] = timed(cmd, args.runs)
+                results.setdefault(name, {})[label] = timed(cmd, args.runs, Path(tmp))
     print(f"# CLI start-up, median of {args.runs} runs — {machine()}")
     cols = list(pythons)
     print("| command | " + " | ".join(f"{c} wall (s) | {c} CPU (s)" for c in cols) + " |")
