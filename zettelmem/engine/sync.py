@@ -117,6 +117,7 @@ class Memory:
     unlink = _mirror(AsyncMemory.unlink)
     unpin = _mirror(AsyncMemory.unpin)
     evolve = _mirror(AsyncMemory.evolve)
+    consolidate = _mirror(AsyncMemory.consolidate)
     stats = _mirror(AsyncMemory.stats)
     check = _mirror(AsyncMemory.check)
 
