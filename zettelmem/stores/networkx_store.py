@@ -13,12 +13,19 @@ step with every committed write. Notes are read from SQLite on demand through a
 bounded LRU cache (``cache_size``), links by key; lists, counts and history are
 paged or counted in SQL.
 
-One process at a time: the folder is locked for the store's lifetime and a second
-opener gets :class:`~zettelmem.errors.StoreLocked`.
+One writer at a time: a writer locks the folder for the store's lifetime (and
+records its pid beside the lock); a second writer gets
+:class:`~zettelmem.errors.StoreLocked` naming that pid. Readers
+(``read_only=True``) take no lock: they open SQLite with ``mode=ro`` and
+``query_only`` (WAL lets them read while a writer commits; notes are read from
+SQLite, the link topology is as of the opening), and refuse writes with
+:class:`~zettelmem.errors.StoreReadOnly`.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -30,7 +37,15 @@ import networkx as nx
 from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
-from zettelmem.errors import NoteNotFound, SchemaVersionError, StoreCorrupt, StoreError, StoreLocked
+from zettelmem.errors import (
+    NoteNotFound,
+    SchemaVersionError,
+    StoreCorrupt,
+    StoreError,
+    StoreLocked,
+    StoreNotFound,
+    StoreReadOnly,
+)
 from zettelmem.filters import predicate
 from zettelmem.models import Change, Link, Note, Scope
 from zettelmem.stores.base import (
@@ -52,7 +67,14 @@ from zettelmem.stores.base import (
     SearchText,
 )
 from zettelmem.stores.lexical import NOTE_FIELDS, THREAD_RELATIONS, query_words, scope_token, thread_text
-from zettelmem.stores.sqlite_schema import TEXT_COLUMNS, migrate, text_row, write_text_row
+from zettelmem.stores.sqlite_schema import (
+    SCHEMA_VERSION,
+    TEXT_COLUMNS,
+    migrate,
+    schema_version,
+    text_row,
+    write_text_row,
+)
 
 __all__ = ["NOTE_WEIGHTS", "THREAD_WEIGHTS", "NetworkXGraphStore"]
 
@@ -65,6 +87,26 @@ NOTE_WEIGHTS = (0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0)
 THREAD_WEIGHTS = (0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
 
 
+def _writer_file(path: Path) -> Path:
+    return path.with_name(path.name + ".writer")
+
+
+def _record_writer(path: Path) -> None:
+    """Leave the writer's pid beside the lock, for the message another writer gets."""
+    try:
+        _writer_file(path).write_text(json.dumps({"pid": os.getpid()}), encoding="utf-8")
+    except OSError:
+        pass
+
+
+def _writer(path: Path) -> str:
+    try:
+        pid = json.loads(_writer_file(path).read_text(encoding="utf-8"))["pid"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    return f" (pid {int(pid)})"
+
+
 class NetworkXGraphStore(GraphStore):
     """SQLite on disk, link topology in NetworkX. ``path`` is the SQLite file.
 
@@ -73,32 +115,49 @@ class NetworkXGraphStore(GraphStore):
         lock: hold a file lock beside it for the store's lifetime.
         synchronous: SQLite ``synchronous`` (``FULL`` also survives power loss).
         cache_size: notes kept in memory (least recently used are dropped).
+        read_only: open beside a writer: no lock, nothing created, writes refused.
     """
 
     name = "networkx"
 
     def __init__(self, path: str | Path, *, lock: bool = True, synchronous: str = "NORMAL",
-                 cache_size: int = 10_000) -> None:
+                 cache_size: int = 10_000, read_only: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = FileLock(str(self.path) + ".lock") if lock else None
+        self.read_only = read_only
+        if read_only and not self.path.is_file():
+            raise StoreNotFound(f"no graph store at {self.path}")
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(str(self.path) + ".lock") if lock and not read_only else None
         if self._lock is not None:
             try:
                 self._lock.acquire(timeout=0)
             except Timeout as exc:
                 raise StoreLocked(
-                    f"{self.path.parent} is open in another process (lock {self._lock.lock_file})"
+                    f"{self.path.parent} is open for writing in another process{_writer(self.path)} "
+                    f"(lock {self._lock.lock_file}); read commands still work"
                 ) from exc
+            _record_writer(self.path)
         self._mutex = threading.RLock()
         self.graph: nx.MultiDiGraph = nx.MultiDiGraph()
         self._cache: OrderedDict[str, Note] = OrderedDict()
         self._cache_size = max(0, cache_size)
         self._seq = 0
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL" if synchronous == "FULL" else "PRAGMA synchronous=NORMAL")
-            migrate(self._db, str(self.path))
+            if read_only:
+                self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                           check_same_thread=False, isolation_level=None)
+                self._db.execute("PRAGMA query_only=1")
+                if schema_version(self._db) != SCHEMA_VERSION:
+                    raise SchemaVersionError(
+                        f"{self.path} has schema version {schema_version(self._db)}, not {SCHEMA_VERSION}: "
+                        "open it once for writing (any write command migrates it), then read it"
+                    )
+            else:
+                self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL" if synchronous == "FULL" else "PRAGMA synchronous=NORMAL")
+                migrate(self._db, str(self.path))
             self._load()
         except SchemaVersionError:
             self._release()
@@ -124,6 +183,10 @@ class NetworkXGraphStore(GraphStore):
 
     def _release(self) -> None:
         if self._lock is not None and self._lock.is_locked:
+            try:
+                os.unlink(_writer_file(self.path))
+            except OSError:
+                pass
             self._lock.release()
 
     def close(self) -> None:
@@ -208,6 +271,8 @@ class NetworkXGraphStore(GraphStore):
                     raise StoreError(f"graph store read failed: {exc}") from exc
                 except ValidationError as exc:
                     raise StoreCorrupt(f"graph store {self.path} holds an unreadable record: {exc}") from exc
+            if self.read_only:
+                raise StoreReadOnly(f"{self.path.parent} is open read-only; open it without read_only to write")
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 results = [self._execute(op) for op in ops]
