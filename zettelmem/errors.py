@@ -15,16 +15,19 @@ where callers expect them (``except KeyError`` still catches an unknown id)::
     ├── NotFound (KeyError)
     │   ├── NoteNotFound
     │   ├── LinkNotFound
-    │   └── ChangeNotFound
+    │   ├── ChangeNotFound
+    │   └── StoreNotFound                no store in the folder a read-only open named
     ├── StoreError
-    │   ├── StoreLocked                  another process holds the folder
+    │   ├── StoreLocked                  another process holds the folder for writing
+    │   ├── StoreReadOnly                a write on a store opened read-only
     │   ├── StoreCorrupt                 a store file cannot be read
     │   ├── BackendUnavailable (ConnectionError)   server down / unreachable
     │   ├── SchemaVersionError           migrations missing, edited or unknown
     │   └── ConflictError                optimistic version check failed
     ├── LLMError
     │   ├── StructuredOutputError        reply did not match the schema
-    │   └── BudgetExceeded               call/token budget of an operation spent
+    │   ├── BudgetExceeded               call/token budget of an operation spent
+    │   └── LLMRequired                  the LLM failed and ZETTELMEM_LLM_REQUIRED forbids offline notes
     ├── ExportError
     └── ReentrantCall (RuntimeError)     a sync Memory call from zettelmem's own loop thread
 """
@@ -44,6 +47,7 @@ __all__ = [
     "InvalidContent",
     "InvalidInput",
     "LLMError",
+    "LLMRequired",
     "LinkNotFound",
     "NotFound",
     "NoteNotFound",
@@ -53,6 +57,8 @@ __all__ = [
     "StoreCorrupt",
     "StoreError",
     "StoreLocked",
+    "StoreNotFound",
+    "StoreReadOnly",
     "StructuredOutputError",
     "ZettelmemError",
 ]
@@ -109,12 +115,20 @@ class ChangeNotFound(NotFound):
     """No change with this id."""
 
 
+class StoreNotFound(NotFound):
+    """A read-only open found no store where it was pointed (nothing is created)."""
+
+
 class StoreError(ZettelmemError):
     """The graph or vector store failed."""
 
 
 class StoreLocked(StoreError):
     """Another process has the store folder open for writing."""
+
+
+class StoreReadOnly(StoreError):
+    """A write was attempted on a store opened read-only."""
 
 
 class StoreCorrupt(StoreError):
@@ -143,6 +157,11 @@ class StructuredOutputError(LLMError):
 
 class BudgetExceeded(LLMError):
     """The call or token budget of an operation is spent."""
+
+
+class LLMRequired(LLMError):
+    """The LLM failed for some memories and ``required`` forbids building them offline;
+    the chunk of memories being added is not written."""
 
 
 class ExportError(ZettelmemError):

@@ -170,6 +170,8 @@ class Note(BaseModel):
     last_seen: datetime | None = None  # when it was last stated again
     sources: list[Provenance] = Field(default_factory=list)  # provenance of each later mention
     forgotten: bool = False  # soft-forgotten: closed and hidden from search, kept for history
+    #: Evolvable fields a user edit set: automatic evolution leaves them alone until unpinned.
+    pinned: list[str] = Field(default_factory=list)
 
     @field_validator(
         "created_at", "updated_at", "event_time", "valid_from", "valid_to", "last_accessed", "last_seen"

@@ -40,8 +40,9 @@ from zettelmem.engine.search import hybrid_search
 from zettelmem.engine.truth import TRUTH_KINDS, revert_truth, truth_stats
 from zettelmem.errors import ConflictError, InvalidInput, LinkNotFound, NoteNotFound, ScopeMismatch
 from zettelmem.filters import Filter
+from zettelmem.llm.accounting import STORED_KEY, read_stored
 from zettelmem.models import Change, Link, Note, Relation, Scope
-from zettelmem.stores.base import DeleteLinks, GraphStore, PutLinks
+from zettelmem.stores.base import DeleteLinks, GraphStore, PutLinks, PutNotes
 from zettelmem.stores.base import DeleteNotes as DeleteNotesOp
 from zettelmem.telemetry import instrument
 from zettelmem.text import clean_content
@@ -72,9 +73,12 @@ class AsyncMemory:
         graph: GraphStore | None = None,
         vectors: VectorIndex | None = None,
         embedder: Embedder | None = None,
+        read_only: bool = False,
     ) -> None:
         settings = settings or Settings()
-        graph, vectors, embedder = open_backends(settings, graph, vectors, embedder)
+        #: opened for reading only: no writer lock, writes raise StoreReadOnly
+        self.read_only = read_only
+        graph, vectors, embedder = open_backends(settings, graph, vectors, embedder, read_only=read_only)
         self.parts = EngineParts(
             settings=settings,
             graph=graph,
@@ -85,7 +89,8 @@ class AsyncMemory:
         self._write_lock = asyncio.Lock()
         self._closed = False
         self.access = AccessLog()  # read counts, written in batches (engine/access.py)
-        resume_erase(self.parts)  # a hard forget cut short by a crash is finished before anything else
+        if not read_only:
+            resume_erase(self.parts)  # a hard forget cut short by a crash is finished before anything else
 
     # -- the parts, read-only -------------------------------------------------------
     @property
@@ -232,6 +237,8 @@ class AsyncMemory:
 
     async def _touch(self, scope: Scope, ids: builtins.list[str]) -> None:
         """Count reads; every so many, write the counts (never from inside a write)."""
+        if self.read_only:
+            return  # a read-only open writes nothing, access counts included
         if self.access.record(scope, ids) and not self._write_lock.locked():
             async with self._write_lock:
                 await self.access.flush(self.graph)
@@ -244,7 +251,11 @@ class AsyncMemory:
     # -- writes by the user -----------------------------------------------------------
     async def update(self, /, note_id: str, scope: Scope | None = None, *, rationale: str = "user update",
                      expected_version: int | None = None, **fields: Any) -> Change:
-        """Rewrite evolvable attributes (keywords, tags, context, memory_type) as a Change."""
+        """Rewrite evolvable attributes (keywords, tags, context, memory_type) as a Change.
+
+        The fields set are *pinned*: later automatic evolutions leave them alone
+        until :meth:`unpin` releases them.
+        """
         note_id, scope, rationale = check.note_id(note_id), self._scope(check.scope(scope)), check.rationale(rationale)
         expected_version, fields = check.expected_version(expected_version), check.update_fields(fields)
         async with self._write_lock:
@@ -252,7 +263,20 @@ class AsyncMemory:
             if expected_version is not None and expected_version != note.version:
                 raise ConflictError(f"note {note_id} is at version {note.version}, not {expected_version}")
             clean = clean_fields(self.settings.agents, fields)
-            return await write_change(self.parts, note, clean, rationale, "update", USER)
+            pins = sorted(set(note.pinned) | set(clean))
+            return await write_change(self.parts, note, clean, rationale, "update", USER, pinned=pins)
+
+    async def unpin(self, note_id: str, scope: Scope | None = None, fields: Sequence[str] | None = None) -> Note:
+        """Let evolution change these pinned fields again (default: all of them)."""
+        scope = self._scope(scope)
+        async with self._write_lock:
+            note = await self.get(note_id, scope)
+            keep = [] if fields is None else [f for f in note.pinned if f not in set(fields)]
+            if keep == note.pinned:
+                return note
+            new = note.model_copy(update={"pinned": keep})
+            await self.graph.abatch([PutNotes((new,))])
+            return new
 
     async def revert(self, change_id: str, scope: Scope | None = None) -> Change:
         """Undo one change: a new version restoring the fields it rewrote."""
@@ -353,6 +377,7 @@ class AsyncMemory:
             "agents": self.agents.name,
             "llm": self.parts.usage(),
             "truth": await truth_stats(self.graph, scope),
+            "llm_stored": read_stored(await asyncio.to_thread(self.graph.get_meta, STORED_KEY)),
         }
 
     async def check(self, repair: bool = False, scope: Scope | None = None, *, force: bool = False) -> CheckReport:

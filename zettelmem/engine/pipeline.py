@@ -24,6 +24,7 @@ from zettelmem.engine.ingest_keys import key_ops
 from zettelmem.engine.parts import EngineParts
 from zettelmem.engine.results import AddResult, Usage
 from zettelmem.engine.truth import ChunkTruth
+from zettelmem.llm.accounting import STORED_KEY, merge_stored
 from zettelmem.models import BuiltBy, Change, Note, Scope, new_id
 from zettelmem.stores.base import PutChanges, PutLinks, PutMeta, PutNotes
 from zettelmem.text import clean_labels
@@ -36,6 +37,7 @@ __all__ = [
     "note_from",
     "reembed",
     "refresh_metadata",
+    "stored_usage",
     "tail_key",
     "text_hash",
     "upsert_vectors",
@@ -143,8 +145,8 @@ async def ingest(parts: EngineParts, chunk: list[MemoryInput], evolve: bool) -> 
         notes, vecs = [notes[i] for i in kept], vecs[kept]
         tails = {key: truth.merged.get(v, v) for key, v in tails.items()}
     tails.update(truth.meta(parts.graph))  # truth counters, written in the chunk's one transaction
-    await commit(parts, notes, vecs, results, working, tails)
     delta = Usage.delta(usage_before, parts.usage())
+    await commit(parts, notes, vecs, results, working, tails, await stored_usage(parts, delta))
     for j, r in enumerate(results):  # one chunk's spend, reported once
         r.usage = delta if j == 0 else Usage()
     return results
@@ -211,9 +213,19 @@ def note_from(cfg: AgentsConfig, item: MemoryInput, decision: Decision, note_id:
     )
 
 
+async def stored_usage(parts: EngineParts, delta: Usage) -> dict[str, str]:
+    """The store's LLM counts plus this chunk's (graph meta, committed with the notes)."""
+    meter = parts.agents.meter
+    if meter is None:
+        return {}
+    reason = meter.fallback_log[-1].reason if delta.fallbacks and meter.fallback_log else None
+    value = merge_stored(await asyncio.to_thread(parts.graph.get_meta, STORED_KEY), delta.model_dump(), reason)
+    return {} if value is None else {STORED_KEY: value}
+
+
 async def commit(
     parts: EngineParts, new: Sequence[Note], vecs: np.ndarray, results: Sequence[AddResult],
-    working: dict[str, Note], tails: dict[str, str],
+    working: dict[str, Note], tails: dict[str, str], meta: dict[str, str] | None = None,
 ) -> None:
     """The one write path: vectors first (idempotent), then one graph transaction."""
     new_ids = {n.id for n in new}
@@ -233,7 +245,7 @@ async def commit(
         links = tuple(lk for r in results if r.note.scope == scope for lk in r.links)
         changes = tuple(c for r in results if r.note.scope == scope for c in (*r.changes, *r.rejected))
         ops += [PutLinks(scope, links), PutChanges(scope, changes)]
-    ops += [PutMeta(key, value) for key, value in tails.items()]
+    ops += [PutMeta(key, value) for key, value in {**tails, **(meta or {})}.items()]
     ops += key_ops(final_new)  # idempotency keys commit with their notes
     await parts.graph.abatch(ops)
     for r in results:
@@ -279,16 +291,24 @@ async def reembed(parts: EngineParts, notes: Sequence[Note]) -> None:
 async def write_change(
     parts: EngineParts, note: Note, fields: dict[str, Any], rationale: str,
     kind: Literal["update", "revert"], agent: BuiltBy, reverts: str | None = None,
+    pinned: list[str] | None = None,
 ) -> Change:
-    """Write one user change (update or revert) of ``note``: vectors, then one graph batch."""
+    """Write one user change (update or revert) of ``note``: vectors, then one graph batch.
+
+    ``pinned``: the note's pinned fields afterwards (a user update pins what it set).
+    """
     current = note.evolvable()
     after = {f: v for f, v in fields.items() if current.get(f) != v}
     change = Change(note_id=note.id, scope=note.scope, version_before=note.version,
                     version_after=note.version + 1, before={f: current[f] for f in after}, after=after,
                     rationale=rationale, agent=agent, kind=kind, reverts=reverts)
     if not after:
+        if pinned is not None and pinned != note.pinned:  # same values, but now pinned
+            await parts.graph.abatch([PutNotes((note.model_copy(update={"pinned": pinned}),))])
         return change.model_copy(update={"version_after": note.version})
     new = with_change(note, change)
+    if pinned is not None:
+        new = new.model_copy(update={"pinned": pinned})
     if "context" in after:
         await reembed(parts, [new])
     else:
