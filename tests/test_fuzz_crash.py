@@ -108,7 +108,8 @@ def _story(ids: set[str], history: list[tuple[int, dict[str, Any]]]) -> str:
     """What the writer was told about these ids: the acknowledgements that added or deleted them."""
     told = [f"trial {t}: {e['op']} {sorted(ids & set(e.get('notes', []) + e.get('deleted', [])))}"
             for t, e in history if e["kind"] == "ack" and ids & set(e.get("notes", []) + e.get("deleted", []))]
-    return f"{sorted(ids)} ({'; '.join(told)})"
+    counts = [e.get("count") for _, e in history if e["kind"] == "ack" and e["op"] == "delete"]
+    return f"{sorted(ids)} ({'; '.join(told)}; notes removed by each acknowledged delete: {counts})"
 
 
 def test_kill_minus_9_at_random_points_loses_nothing_acknowledged(tmp_path: Path) -> None:
