@@ -16,9 +16,8 @@ import json
 import sys
 from pathlib import Path
 
-
-from bench.locomo_data import KS, Scores, load_locomo, memory_text  # noqa: E402
-from bench.locomo_recall import hit_turn_ids, log  # noqa: E402
+from bench.locomo_data import KS, Scores, load_locomo, memory_text
+from bench.locomo_recall import hit_turn_ids, log
 
 TUNING = range(5)
 

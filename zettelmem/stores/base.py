@@ -42,7 +42,7 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal, Self, cast
 
 from zettelmem.errors import ChangeNotFound, NoteNotFound
 from zettelmem.filters import Filter
@@ -268,7 +268,7 @@ class GraphStore(ABC):
     def put_meta(self, key: str, value: str) -> None:
         self.batch([PutMeta(key, value)])
 
-    def __enter__(self) -> GraphStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
