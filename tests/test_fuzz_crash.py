@@ -75,9 +75,9 @@ WRITER = textwrap.dedent(
         elif op == "delete":
             target = rng.choice(ids)
             say("begin", op=op, target=target)
-            m.delete([target], scope)
+            n = m.delete([target], scope)
             ids.remove(target)
-            say("ack", op=op, deleted=[target])
+            say("ack", op=op, deleted=[target], count=n)
         else:
             say("begin", op=op)
             rs = m.evolve(None, scope)
@@ -104,6 +104,14 @@ def _run_and_kill(home: Path, seed: int, delay: float) -> tuple[list[dict[str, A
     return acks, in_flight
 
 
+def _story(ids: set[str], history: list[tuple[int, dict[str, Any]]]) -> str:
+    """What the writer was told about these ids: the acknowledgements that added or deleted them."""
+    told = [f"trial {t}: {e['op']} {sorted(ids & set(e.get('notes', []) + e.get('deleted', [])))}"
+            for t, e in history if e["kind"] == "ack" and ids & set(e.get("notes", []) + e.get("deleted", []))]
+    counts = [e.get("count") for _, e in history if e["kind"] == "ack" and e["op"] == "delete"]
+    return f"{sorted(ids)} ({'; '.join(told)}; notes removed by each acknowledged delete: {counts})"
+
+
 def test_kill_minus_9_at_random_points_loses_nothing_acknowledged(tmp_path: Path) -> None:
     home = tmp_path / "home"
     rng = random.Random(8)
@@ -111,11 +119,13 @@ def test_kill_minus_9_at_random_points_loses_nothing_acknowledged(tmp_path: Path
     links: set[tuple[str, str, str]] = set()
     changes: dict[str, str] = {}  # change id -> note id
     deleted: set[str] = set()
+    history: list[tuple[int, dict[str, Any]]] = []  # every acknowledgement, by trial, for failure messages
     for trial in range(KILLS):
         acks, in_flight = _run_and_kill(home, seed=trial, delay=rng.uniform(0.3, 2.5))
         STATS["kills"] += 1
         STATS["acknowledged ops"] += len(acks)
         STATS["ops in flight at a kill"] += in_flight is not None
+        history += [(trial, a) for a in acks]
         for a in acks:
             notes |= set(a.get("notes", []))
             links |= {(k[0], k[1], k[2]) for k in a.get("links", [])}
@@ -125,7 +135,8 @@ def test_kill_minus_9_at_random_points_loses_nothing_acknowledged(tmp_path: Path
         with Memory(Settings(home=home, embedding=HashingEmbeddingConfig(dims=64), use_llm=False)) as m:
             stored = {n.id for n in m.list(SCOPE)}
             alive = notes - deleted
-            assert alive - maybe_gone <= stored, f"trial {trial}: acknowledged notes lost"
+            lost = alive - maybe_gone - stored
+            assert not lost, f"trial {trial}: acknowledged notes lost: {_story(lost, history)}; in flight: {in_flight}"
             assert not (deleted & stored), f"trial {trial}: acknowledged deletes undone"
             kept = {lk.key for lk in m.aio.graph.links_of(SCOPE, sorted(stored))}
             want = {k for k in links if k[0] in stored and k[1] in stored}
