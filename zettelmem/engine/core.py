@@ -38,8 +38,7 @@ from zettelmem.engine.search import hybrid_search
 from zettelmem.errors import ConflictError, InvalidInput, LinkNotFound, NoteNotFound, ScopeMismatch
 from zettelmem.filters import Filter
 from zettelmem.models import Change, Link, Note, Relation, Scope
-from zettelmem.stores.base import DeleteLinks, GraphStore, PutLinks
-from zettelmem.stores.base import DeleteNotes as DeleteNotesOp
+from zettelmem.stores.base import GraphStore
 from zettelmem.text import clean_content
 from zettelmem.vectors.base import VectorIndex
 
@@ -61,7 +60,7 @@ def lexical_corpus(graph: GraphStore, scope: Scope) -> tuple[list[Note], dict[st
     notes = graph.list_notes(scope)
     by_id = {n.id: n for n in notes}
     threads: dict[str, str] = {}
-    for lk in graph.links_of(scope, list(by_id), direction="out"):
+    for lk in graph.get_links(scope, list(by_id), direction="out"):
         if lk.relation in (Relation.ANSWERS, Relation.FOLLOWS) and lk.target in by_id:
             threads[lk.source] = by_id[lk.target].content
     return notes, threads
@@ -204,16 +203,16 @@ class AsyncMemory:
             raise NoteNotFound(f"no note {note_id!r} in scope {scope}")
         if as_of is None:
             return note
-        return note_as_of(note, await asyncio.to_thread(self.graph.history, scope, note_id), as_of)
+        return note_as_of(note, await self.graph.ahistory(scope, note_id), as_of)
 
     async def list(self, scope: Scope | None = None, where: Filter | None = None,
                    limit: int | None = None, offset: int = 0) -> list[Note]:
-        return await asyncio.to_thread(self.graph.list_notes, self._scope(scope), where, limit, offset)
+        return await self.graph.alist_notes(self._scope(scope), where, limit, offset)
 
     async def links(self, note_id: str, scope: Scope | None = None) -> builtins.list[Link]:
         scope = self._scope(scope)
         await self.get(note_id, scope)
-        return await asyncio.to_thread(self.graph.links_of, scope, [note_id])
+        return await self.graph.aget_links(scope, [note_id])
 
     async def search(self, query: str, scope: Scope | None = None, *, k: int = 10,
                      where: Filter | None = None, expand: bool | None = None) -> builtins.list[SearchHit]:
@@ -225,7 +224,7 @@ class AsyncMemory:
     async def history(self, note_id: str, scope: Scope | None = None) -> builtins.list[Change]:
         scope = self._scope(scope)
         await self.get(note_id, scope)
-        return await asyncio.to_thread(self.graph.history, scope, note_id)
+        return await self.graph.ahistory(scope, note_id)
 
     # -- writes by the user -----------------------------------------------------------
     async def update(self, /, note_id: str, scope: Scope | None = None, *, rationale: str = "user update",
@@ -243,7 +242,7 @@ class AsyncMemory:
         """Undo one change: a new version restoring the fields it rewrote."""
         scope = self._scope(scope)
         async with self._write_lock:
-            change = await asyncio.to_thread(self.graph.get_change, scope, change_id)
+            change = await self.graph.aget_change(scope, change_id)
             if change.kind == "rejected":
                 raise InvalidInput(f"change {change_id} was rejected, there is nothing to revert")
             note = await self.get(change.note_id, scope)
@@ -259,10 +258,10 @@ class AsyncMemory:
             missing = sorted(set(ids) - set(found))
             if missing:
                 raise NoteNotFound(f"no note {missing[0]!r} in scope {scope}")
-            n = (await self.graph.abatch([DeleteNotesOp(scope, tuple(found))]))[0]
+            n = await self.graph.adelete_notes(scope, found)
             await asyncio.to_thread(self.vectors.delete, found)
             self.lexical.invalidate(scope)
-            return int(n)
+            return n
 
     async def link(self, source: str, target: str, scope: Scope | None = None, *,
                    relation: Relation | str = Relation.RELATES_TO, weight: float = 0.5,
@@ -272,14 +271,14 @@ class AsyncMemory:
             raise InvalidInput("a note cannot link to itself")
         lk = Link(source=source, target=target, relation=Relation(relation), weight=weight,
                   rationale=rationale, created_by=USER)
-        await self.graph.abatch([PutLinks(scope, (lk,))])
+        await self.graph.aput_links(scope, [lk])
         return lk
 
     async def unlink(self, source: str, target: str, scope: Scope | None = None,
                      relation: Relation | str | None = None) -> int:
         scope = self._scope(scope)
         rel = Relation(relation).value if relation else None
-        n = (await self.graph.abatch([DeleteLinks(scope, ((source, target, rel),))]))[0]
+        n = await self.graph.adelete_links(scope, [(source, target, rel)])
         if not n:
             raise LinkNotFound(f"no link {source} -> {target} in scope {scope}")
         return int(n)
@@ -292,7 +291,7 @@ class AsyncMemory:
 
     # -- health -----------------------------------------------------------------------
     async def stats(self, scope: Scope | None = None) -> dict[str, Any]:
-        counts = await asyncio.to_thread(self.graph.count, scope)
+        counts = await self.graph.acount_all(scope)
         return {
             **counts,
             "vectors": await asyncio.to_thread(self.vectors.count),

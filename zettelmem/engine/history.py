@@ -39,7 +39,7 @@ async def evolve_pass(parts: EngineParts, scope: Scope, note_ids: Sequence[str] 
     triggers = (
         [n for n in await parts.graph.aget_notes(scope, note_ids) if n is not None]
         if note_ids is not None
-        else await asyncio.to_thread(parts.graph.list_notes, scope)
+        else await parts.graph.alist_notes(scope)
     )
     if note_ids is not None and len(triggers) != len(note_ids):
         raise NoteNotFound(f"some of {list(note_ids)} are not in scope {scope}")
@@ -47,7 +47,7 @@ async def evolve_pass(parts: EngineParts, scope: Scope, note_ids: Sequence[str] 
     working: dict[str, Note] = {}
     for trig in triggers:
         trig = working.get(trig.id, trig)
-        links = await asyncio.to_thread(parts.graph.links_of, scope, [trig.id])
+        links = await parts.graph.aget_links(scope, [trig.id])
         ids = sorted({lk.other(trig.id) for lk in links})
         found = [working.get(i) or n for i, n in zip(ids, await parts.graph.aget_notes(scope, ids), strict=True)]
         neighbours = [n for n in found if n is not None]
@@ -77,8 +77,8 @@ async def check_and_repair(parts: EngineParts, repair: bool, scope: Scope | None
     """Compare every note (of ``scope``, or of all scopes) with its vector (presence, version, text)."""
     report = CheckReport()
     notes: dict[str, Note] = {}
-    for each in [scope] if scope is not None else await asyncio.to_thread(parts.graph.scopes):
-        for n in await asyncio.to_thread(parts.graph.list_notes, each):
+    for each in [scope] if scope is not None else await parts.graph.alist_scopes():
+        for n in await parts.graph.alist_notes(each):
             notes[n.id] = n
     vector_ids = await asyncio.to_thread(parts.vectors.ids, scope)
     report.notes, report.vectors = len(notes), len(vector_ids)

@@ -153,7 +153,7 @@ async def _offer_predecessor(
     if session is None:
         return
     key = tail_key(item.scope, session)
-    prev_id = tails.get(key) or await asyncio.to_thread(parts.graph.get_meta, key)
+    prev_id = tails.get(key) or await parts.graph.aget_meta(key)
     if not prev_id or any(c.note.id == prev_id for c in found):
         return
     prev = working.get(prev_id) or (await parts.graph.aget_notes(item.scope, [prev_id]))[0]
