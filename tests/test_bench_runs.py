@@ -35,3 +35,22 @@ def test_backends_smoke(neo4j_config):
               "--neo4j-uri", neo4j_config.uri)
     assert "NetworkX" in out or "networkx" in out
     assert "neo4j" in out.lower() and "chroma" in out.lower()
+
+
+def test_agent_loop_smoke():
+    out = run("-m", "bench.agent_loop", "--sizes", "40", "--steps", "3", "--embedding", "hashing")
+    assert "| embedded | 40 |" in out and "search after write" in out and "bare HNSW" in out
+    assert "ingest ÷ embedding floor" in out
+
+
+def test_agent_loop_smoke_on_servers(neo4j_config, chroma_server):
+    """Neo4j (NEO4J_URI, which neo4j_config requires) + the Chroma test server."""
+    host, port = chroma_server
+    out = run("-m", "bench.agent_loop", "--sizes", "40", "--steps", "3", "--embedding", "hashing",
+              "--backends", "server", "--chroma-url", f"{host}:{port}")
+    assert "| server | 40 |" in out
+
+
+def test_vector_layout_smoke():
+    out = run("-m", "bench.vector_layout", "--vectors", "2000", "--queries", "5", "--dims", "16")
+    assert "collection per scope" in out and "one collection + where" in out

@@ -288,8 +288,10 @@ def test_nodes_take_memory_and_user_from_the_run_context(memory: Any) -> None:
 
 
 def test_bound_memory_tools_work_outside_a_graph(memory: Any) -> None:
-    remember_memory, search_memory = make_memory_tools(memory)
-    assert set(remember_memory.args) == {"content"} and set(search_memory.args) == {"query"}
+    remember_memory, search_memory, update_memory, forget_memory = make_memory_tools(memory)
+    assert set(remember_memory.args) == {"content"} and set(search_memory.args) == {"query", "k"}
+    assert set(update_memory.args) == {"note_id", "tags", "context", "memory_type"}
+    assert set(forget_memory.args) == {"note_id"}
     cfg = {"configurable": {"user_id": "carol"}}
     assert remember_memory.invoke({"content": "Carol is allergic to peanuts"}, cfg).startswith("Remembered")
     msg = search_memory.invoke({"type": "tool_call", "name": "search_memory", "id": "c1",

@@ -14,7 +14,7 @@ from zettelmem import Memory, Provenance, Scope, Settings
 from zettelmem.config import ChromaServerConfig, HashingEmbeddingConfig
 from zettelmem.errors import ConfigurationError, EmbeddingModelMismatch
 from zettelmem.migrate import migrate_store
-from zettelmem.testing import drop_chroma_collection, purge_neo4j
+from zettelmem.testing import drop_chroma_index, purge_neo4j
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 TEXTS = [
@@ -76,7 +76,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path, source: Any) -> Itera
     purge_neo4j(store, scopes, tag)
     import chromadb
 
-    drop_chroma_collection(chromadb.HttpClient(host=host, port=port), collection)
+    drop_chroma_index(chromadb.HttpClient(host=host, port=port), collection)
 
 
 def test_migrate_copies_and_verifies(source: Any, target: Settings) -> None:

@@ -92,7 +92,11 @@ class Neo4jConfig(_Strict):
 
 
 class ChromaLocalConfig(_Strict):
-    """Chroma ``PersistentClient`` in ``<home>/chroma`` (or ``path``)."""
+    """Chroma ``PersistentClient`` in ``<home>/chroma`` (or ``path``), locked while open.
+
+    ``collection`` names this memory's vectors: each scope gets its own Chroma
+    collection, named from it and the scope (see :mod:`zettelmem.vectors.chroma`).
+    """
 
     mode: Literal["local"] = "local"
     path: Path | None = None
@@ -100,7 +104,12 @@ class ChromaLocalConfig(_Strict):
 
 
 class ChromaServerConfig(_Strict):
-    """A Chroma server started with ``chroma run``."""
+    """A Chroma server started with ``chroma run``.
+
+    ``collection`` names this memory's vectors on the server (one Chroma
+    collection per scope is named from it): memories sharing a server need
+    different names, and never read or delete each other's collections.
+    """
 
     mode: Literal["server"] = "server"
     host: str = "127.0.0.1"

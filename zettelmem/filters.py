@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from zettelmem.models import MemoryType, Note, Scope, _aware
 
-__all__ = ["Filter", "chroma_where", "cypher_where", "predicate"]
+__all__ = ["Filter", "chroma_filter", "chroma_where", "cypher_where", "predicate"]
 
 
 class Filter(BaseModel):
@@ -88,12 +88,21 @@ def predicate(flt: Filter | None) -> Callable[[Note], bool]:
 
 
 def chroma_where(scope: Scope, flt: Filter | None) -> dict[str, Any]:
-    """Compile to a Chroma ``where`` (validity and ``built_by`` are checked afterwards).
+    """Compile to a Chroma ``where`` confined to ``scope`` (validity and ``built_by`` are checked afterwards).
 
     The vector index stores ``scope``, ``memory_type``, ``tags`` (array) and
     ``t_event``/``t_created`` (epoch seconds, event time falling back to creation).
     """
+    inner = chroma_filter(flt)
     clauses: list[dict[str, Any]] = [{"scope": scope.key}]
+    if inner is not None:
+        clauses += inner.get("$and", [inner])
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def chroma_filter(flt: Filter | None) -> dict[str, Any] | None:
+    """Compile to a Chroma ``where`` without a scope clause (a collection per scope), ``None`` when empty."""
+    clauses: list[dict[str, Any]] = []
     if flt is not None:
         if flt.memory_types is not None:
             types = [m.value for m in flt.memory_types]  # Chroma rejects an empty $in
@@ -110,6 +119,8 @@ def chroma_where(scope: Scope, flt: Filter | None) -> dict[str, Any]:
             clauses.append({key: {"$gte": flt.since.timestamp()}})
         if flt.until is not None:
             clauses.append({key: {"$lte": flt.until.timestamp()}})
+    if not clauses:
+        return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 

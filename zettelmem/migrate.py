@@ -3,7 +3,8 @@
 :func:`migrate_store` moves every scope of a store (typically the embedded
 NetworkX + local Chroma one) into a target (typically Neo4j + a Chroma server,
 or another folder): notes, links, changes (history order kept) and store meta.
-Vectors are copied from the source index (``get_vectors``), never re-embedded, so the
+Vectors are copied scope by scope from the source index (``get_vectors``; each scope
+has its own collection on either side), never re-embedded, so the
 target must be configured with the same embedding model and dimension
 (else :class:`~zettelmem.errors.EmbeddingModelMismatch`).
 
@@ -92,10 +93,10 @@ def _meta_items(settings: Settings, graph: GraphStore, notes: dict[Scope, list[N
     return {k: v for k in sorted(keys) if (v := graph.get_meta(k)) is not None}
 
 
-def _vectors(index: VectorIndex, ids: Sequence[str]) -> dict[str, tuple[np.ndarray, dict[str, Any]]]:
-    """Stored vectors and their metadata by id (ids without a vector are absent)."""
-    vecs = index.get_vectors(ids)
-    metas = index.metadata(list(vecs))
+def _vectors(index: VectorIndex, ids: Sequence[str], scope: Scope) -> dict[str, tuple[np.ndarray, dict[str, Any]]]:
+    """Stored vectors of ``scope`` and their metadata by id (ids without a vector are absent)."""
+    vecs = index.get_vectors(ids, scope)
+    metas = index.metadata(list(vecs), scope)
     return {i: (v, metas.get(i) or {}) for i, v in vecs.items()}
 
 
@@ -157,7 +158,7 @@ def migrate_store(
         total = sum(len(ns) for ns in notes.values())
         for scope in scopes:
             for page in _pages(notes[scope], batch_size):
-                found = _vectors(src_vec, [n.id for n in page])
+                found = _vectors(src_vec, [n.id for n in page], scope)
                 have = [n.id for n in page if n.id in found]
                 report.missing_vectors += [n.id for n in page if n.id not in found]
                 if have:
@@ -214,7 +215,7 @@ def _verify(report: MigrationReport, src: GraphStore, src_vec: Any, dst: GraphSt
             bad.append(f"links of note {note_id} differ")
         if src.history(scope, note_id) != dst.history(scope, note_id):
             bad.append(f"history of note {note_id} differs")
-        a, b = _vectors(src_vec, [note_id]), _vectors(dst_vec, [note_id])
+        a, b = _vectors(src_vec, [note_id], scope), _vectors(dst_vec, [note_id], scope)
         if note_id in a and (note_id not in b or not np.allclose(a[note_id][0], b[note_id][0], atol=1e-6)
                              or a[note_id][1] != b[note_id][1]):
             bad.append(f"vector of note {note_id} differs")

@@ -418,6 +418,41 @@ def demo(
     run_demo(st, home or st.home, use_llm=True if llm else None)
 
 
+@app.command("mcp")
+@guard
+def mcp_server(
+    ctx: typer.Context,
+    transport: Annotated[str, typer.Option("--transport", help="stdio (default) or http (streamable HTTP).")] = "stdio",
+    host: Annotated[str, typer.Option(help="HTTP: address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="HTTP: port.")] = 8765,
+    user: Annotated[str | None, typer.Option("--user", help="Scope: user id (default: the global --user).")] = None,
+    agent: Annotated[str | None, typer.Option("--agent", help="Scope: agent id.")] = None,
+    namespace: Annotated[str | None, typer.Option("--namespace", help="Scope: namespace.")] = None,
+    tokens: Annotated[Path | None, typer.Option(
+        "--tokens", help="HTTP: JSON file of bearer tokens, each bound to a scope.")] = None,
+    no_auth: Annotated[bool, typer.Option(
+        "--no-auth", help="HTTP without tokens (loopback addresses only; every caller gets the bound scope).")] = False,
+) -> None:
+    """Serve this memory over MCP (the reference memory tools plus zettelmem's verbs)."""
+    try:
+        import anyio
+
+        from zettelmem.mcp import ServerConfig, serve
+    except ImportError:
+        raise fail("the MCP server needs the mcp extra: pip install 'zettelmem[mcp]'", EXIT_FAILED) from None
+    if transport not in ("stdio", "http"):
+        raise InvalidInput(f"--transport must be stdio or http, not {transport!r}")
+    st = get_state(ctx)
+    try:
+        scope = Scope(user_id=user or st.scope.user_id, agent_id=agent or st.scope.agent_id,
+                      namespace=namespace or st.scope.namespace)
+    except ValidationError as exc:
+        raise fail(f"invalid scope: {exc.errors()[0]['msg']}", EXIT_REFUSED) from None
+    config = ServerConfig(transport="http" if transport == "http" else "stdio", host=host, port=port, scope=scope,
+                          tokens=tokens, no_auth=no_auth)
+    anyio.run(serve, st.settings(), config)
+
+
 from zettelmem.cli._db import db_app, migrate  # noqa: E402  (registered after the core commands)
 
 app.add_typer(db_app, name="db")

@@ -39,6 +39,7 @@ from zettelmem.errors import ConflictError, InvalidInput, LinkNotFound, NoteNotF
 from zettelmem.filters import Filter
 from zettelmem.models import Change, Link, Note, Relation, Scope
 from zettelmem.stores.base import GraphStore
+from zettelmem.telemetry import instrument
 from zettelmem.text import clean_content
 from zettelmem.vectors.base import VectorIndex
 
@@ -66,6 +67,7 @@ def lexical_corpus(graph: GraphStore, scope: Scope) -> tuple[list[Note], dict[st
     return notes, threads
 
 
+@instrument  # OpenTelemetry gen_ai.memory spans when the otel extra is installed (zettelmem.telemetry)
 class AsyncMemory:
     """The async core. Use :class:`zettelmem.Memory` for the sync facade."""
 
@@ -259,7 +261,7 @@ class AsyncMemory:
             if missing:
                 raise NoteNotFound(f"no note {missing[0]!r} in scope {scope}")
             n = await self.graph.adelete_notes(scope, found)
-            await asyncio.to_thread(self.vectors.delete, found)
+            await asyncio.to_thread(self.vectors.delete, found, scope)
             self.lexical.invalidate(scope)
             return n
 
@@ -294,7 +296,7 @@ class AsyncMemory:
         counts = await self.graph.acount_all(scope)
         return {
             **counts,
-            "vectors": await asyncio.to_thread(self.vectors.count),
+            "vectors": await asyncio.to_thread(self.vectors.count, scope),
             "graph_backend": self.graph.name,
             "embedding_model": self.embedder.model_id,
             "agents": self.agents.name,

@@ -46,8 +46,8 @@ def open_backends(
         recorded = graph.get_meta("embedding_model")  # also proves the graph is reachable and migrated
         if isinstance(settings.graph, NetworkXConfig):
             # an embedded folder pairs one graph with one vector folder: record the model with it.
-            # (A shared server graph may serve several vector collections; each Chroma collection
-            # records its own model and refuses another one.)
+            # (A shared server graph may serve several vector indexes; each Chroma index, and each
+            # of its per-scope collections, records its own model and refuses another one.)
             mine = f"{embedder.model_id}:{embedder.dims}"
             if recorded is None:
                 graph.put_meta("embedding_model", mine)

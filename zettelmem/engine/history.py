@@ -74,25 +74,39 @@ async def evolve_pass(parts: EngineParts, scope: Scope, note_ids: Sequence[str] 
 
 
 async def check_and_repair(parts: EngineParts, repair: bool, scope: Scope | None = None) -> CheckReport:
-    """Compare every note (of ``scope``, or of all scopes) with its vector (presence, version, text)."""
+    """Compare every note (of ``scope``, or of all scopes) with its vector (presence, version, text).
+
+    Scope by scope: the vectors of a scope live apart (one collection per scope),
+    so a scope holding vectors but no notes is all orphans.
+    """
     report = CheckReport()
-    notes: dict[str, Note] = {}
-    for each in [scope] if scope is not None else await parts.graph.alist_scopes():
-        for n in await parts.graph.alist_notes(each):
-            notes[n.id] = n
-    vector_ids = await asyncio.to_thread(parts.vectors.ids, scope)
-    report.notes, report.vectors = len(notes), len(vector_ids)
-    report.missing_vectors = sorted(set(notes) - vector_ids)
-    report.orphan_vectors = sorted(vector_ids - set(notes))
-    metas = await asyncio.to_thread(parts.vectors.metadata, sorted(set(notes) & vector_ids))
-    for note_id, meta in metas.items():
-        n = notes[note_id]
-        if meta.get("version") != n.version or meta.get("text_hash") != text_hash(n) or meta.get("scope") != n.scope.key:
-            report.stale_vectors.append(note_id)
+    if scope is not None:
+        scopes = [scope]
+    else:
+        found = await parts.graph.alist_scopes() + await asyncio.to_thread(parts.vectors.scopes)
+        scopes = list(dict.fromkeys(found))
+    orphans: dict[Scope, list[str]] = {}
+    fix: list[Note] = []
+    for each in scopes:
+        notes = {n.id: n for n in await parts.graph.alist_notes(each)}
+        vector_ids = await asyncio.to_thread(parts.vectors.ids, each)
+        report.notes += len(notes)
+        report.vectors += len(vector_ids)
+        missing = sorted(set(notes) - vector_ids)
+        orphans[each] = sorted(vector_ids - set(notes))
+        metas = await asyncio.to_thread(parts.vectors.metadata, sorted(set(notes) & vector_ids), each)
+        stale = sorted(i for i, meta in metas.items() if meta.get("version") != notes[i].version
+                       or meta.get("text_hash") != text_hash(notes[i]) or meta.get("scope") != each.key)
+        report.missing_vectors += missing
+        report.orphan_vectors += orphans[each]
+        report.stale_vectors += stale
+        fix += [notes[i] for i in missing + stale]
+    report.missing_vectors.sort()
+    report.orphan_vectors.sort()
     report.stale_vectors.sort()
     if repair and not report.ok:
-        fix = [notes[i] for i in report.missing_vectors + report.stale_vectors]
         await reembed(parts, fix)
-        await asyncio.to_thread(parts.vectors.delete, report.orphan_vectors)
+        for each, ids in orphans.items():
+            await asyncio.to_thread(parts.vectors.delete, ids, each)
         report.repaired = len(fix) + len(report.orphan_vectors)
     return report

@@ -159,7 +159,7 @@ async def _offer_predecessor(
     prev = working.get(prev_id) or (await parts.graph.aget_notes(item.scope, [prev_id]))[0]
     if prev is None:
         return
-    stored = await asyncio.to_thread(parts.vectors.get_vectors, [prev_id])
+    stored = await asyncio.to_thread(parts.vectors.get_vectors, [prev_id], item.scope)
     pvec = stored.get(prev_id)
     if pvec is None:  # written in this chunk: embed its text (rare, one text)
         pvec = (await parts.embed([prev.embedding_text()]))[0]
@@ -198,10 +198,12 @@ async def commit(
     texts_changed = [i for i, n in enumerate(final_new) if n.embedding_text() != new[i].embedding_text()]
     if texts_changed:
         vecs[texts_changed] = await parts.embed([final_new[i].embedding_text() for i in texts_changed])
-    await upsert_vectors(parts, final_new, vecs)
     text_touched = {c.note_id for r in results for c in r.changes if "context" in c.after}
-    await reembed(parts, [n for n in evolved if n.id in text_touched])
-    await refresh_metadata(parts, [n for n in evolved if n.id not in text_touched])
+    rewritten = [n for n in evolved if n.id in text_touched]
+    if rewritten:
+        vecs = np.vstack([vecs, await parts.embed([n.embedding_text() for n in rewritten])])
+    await upsert_vectors(parts, [*final_new, *rewritten], vecs,
+                         refresh=[n for n in evolved if n.id not in text_touched])
     ops: list[Any] = [PutNotes(tuple(final_new + evolved))]
     for scope in {n.scope for n in final_new}:
         links = tuple(lk for r in results if r.note.scope == scope for lk in r.links)
@@ -215,11 +217,25 @@ async def commit(
         parts.lexical.invalidate(scope)
 
 
-async def upsert_vectors(parts: EngineParts, notes: Sequence[Note], vecs: np.ndarray) -> None:
-    """Upsert notes' vectors with their metadata (version, scope, text hash)."""
+async def upsert_vectors(parts: EngineParts, notes: Sequence[Note], vecs: np.ndarray,
+                         refresh: Sequence[Note] = ()) -> None:
+    """Upsert notes' vectors with their metadata (version, scope, text hash).
+
+    ``refresh`` notes (text unchanged, metadata new) ride along with their stored
+    vectors: one index write instead of an upsert plus a metadata update, since each
+    write is a durable commit in Chroma, the dearest step of a single ``add``.
+    """
+    notes = list(notes)
+    for scope in {n.scope for n in refresh}:
+        mine = [n for n in refresh if n.scope == scope]
+        stored = await asyncio.to_thread(parts.vectors.get_vectors, [n.id for n in mine], scope)
+        keep = [n for n in mine if n.id in stored]
+        if keep:
+            vecs = np.vstack([vecs[: len(notes)], [stored[n.id] for n in keep]])
+            notes += keep
     if notes:
         metas = [vector_metadata(n, text_hash(n)) for n in notes]
-        await asyncio.to_thread(parts.vectors.upsert, [n.id for n in notes], vecs, metas)
+        await asyncio.to_thread(parts.vectors.upsert, [n.id for n in notes], vecs[: len(notes)], metas)
 
 
 async def refresh_metadata(parts: EngineParts, notes: Sequence[Note]) -> None:

@@ -2,9 +2,11 @@
 
 * :class:`ZettelStore` — a LangGraph store in a zettelmem home folder; with
   ``notes=True`` its indexed items also become linked, evolving notes.
-* :func:`remember` / :func:`recall` — graph nodes over a :class:`~zettelmem.Memory`
-  (scope from ``config["configurable"]["user_id"]`` or the run context).
-* :func:`make_memory_tools` — ``remember_memory`` / ``search_memory`` tools for agents.
+* :func:`remember` / :func:`recall` — graph nodes over a :class:`~zettelmem.Memory` or
+  :class:`~zettelmem.AsyncMemory` (user from ``config["configurable"]["user_id"]`` or the
+  run context; no user is an error, never a shared scope).
+* :func:`make_memory_tools` — ``remember_memory`` / ``search_memory`` / ``update_memory`` /
+  ``forget_memory`` tools for agents (sync and async; memory errors become tool messages).
 
 Needs the ``langgraph`` extra (``pip install zettelmem[langgraph]``).
 """

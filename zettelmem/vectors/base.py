@@ -38,24 +38,45 @@ def vector_metadata(note: Any, text_hash: str) -> dict[str, Any]:
 
 @runtime_checkable
 class VectorIndex(Protocol):
-    """Stores one vector per note id; every query is confined to one scope."""
+    """One vector per note id, kept per scope; every read names its scope.
 
-    def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None: ...
+    Writes take the scope from each metadata's ``scope`` key (see
+    :func:`vector_metadata`); an index may keep each scope apart (Chroma: one
+    collection per scope), so reads and deletes name the scope they touch.
+    """
 
-    def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict[str, Any]]) -> None: ...
+    def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
+        """Insert or replace vectors; each metadata carries the note's ``scope`` key."""
 
-    def delete(self, ids: Sequence[str]) -> None: ...
+    def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict[str, Any]]) -> None:
+        """Replace the metadata of stored vectors (ids without a vector are ignored)."""
 
-    def query(self, vector: np.ndarray, scope: Scope, k: int, where: Filter | None = None) -> list[VectorHit]: ...
+    def delete(self, ids: Sequence[str], scope: Scope) -> None:
+        """Delete vectors of ``scope`` (unknown ids are ignored); a scope left empty is dropped."""
 
-    def query_many(self, vectors: np.ndarray, scope: Scope, k: int, where: Filter | None = None) -> list[list[VectorHit]]: ...
+    def drop_scope(self, scope: Scope) -> None:
+        """Delete every vector of ``scope``."""
 
-    def metadata(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+    def query(self, vector: np.ndarray, scope: Scope, k: int, where: Filter | None = None) -> list[VectorHit]:
+        """The ``k`` nearest vectors of ``scope`` (pre-filtered by ``where``), most similar first."""
 
-    def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]: ...
+    def query_many(self, vectors: np.ndarray, scope: Scope, k: int, where: Filter | None = None) -> list[list[VectorHit]]:
+        """:meth:`query` for several vectors in one call."""
 
-    def ids(self, scope: Scope | None = None) -> set[str]: ...
+    def metadata(self, ids: Sequence[str], scope: Scope) -> dict[str, dict[str, Any]]:
+        """Stored metadata by id (ids without a vector in ``scope`` are absent)."""
 
-    def count(self) -> int: ...
+    def get_vectors(self, ids: Sequence[str], scope: Scope) -> dict[str, np.ndarray]:
+        """Stored vectors by id (ids without a vector in ``scope`` are absent)."""
 
-    def close(self) -> None: ...
+    def ids(self, scope: Scope | None = None) -> set[str]:
+        """Every id of ``scope`` (of every scope when ``None``)."""
+
+    def scopes(self) -> list[Scope]:
+        """Every scope holding at least one vector."""
+
+    def count(self, scope: Scope | None = None) -> int:
+        """How many vectors ``scope`` holds (every scope when ``None``)."""
+
+    def close(self) -> None:
+        """Release the index (and its folder lock)."""
