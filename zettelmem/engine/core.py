@@ -200,18 +200,18 @@ class AsyncMemory:
     async def get(self, note_id: str, scope: Scope | None = None, *, as_of: datetime | None = None) -> Note:
         """A note by id (as it was at ``as_of``, if given)."""
         scope = self._scope(scope)
-        note = (await self.graph.aget_notes(scope, [note_id]))[0]
-        if note is None:
-            raise NoteNotFound(f"no note {note_id!r} in scope {scope}")
+        note = await self.graph.aget_note(scope, note_id)  # NoteNotFound if it is not in scope
         if as_of is None:
             return note
         return note_as_of(note, await self.graph.ahistory(scope, note_id), as_of)
 
     async def list(self, scope: Scope | None = None, where: Filter | None = None,
                    limit: int | None = None, offset: int = 0) -> list[Note]:
+        """Notes of a scope matching ``where``, oldest first, paged by ``limit``/``offset``."""
         return await self.graph.alist_notes(self._scope(scope), where, limit, offset)
 
     async def links(self, note_id: str, scope: Scope | None = None) -> builtins.list[Link]:
+        """The links of a note, both directions."""
         scope = self._scope(scope)
         await self.get(note_id, scope)
         return await self.graph.aget_links(scope, [note_id])
@@ -224,6 +224,7 @@ class AsyncMemory:
         return await hybrid_search(self.parts, query, self._scope(scope), k, where, expand)
 
     async def history(self, note_id: str, scope: Scope | None = None) -> builtins.list[Change]:
+        """Every change of a note (evolutions, user updates, reverts, rejections), oldest first."""
         scope = self._scope(scope)
         await self.get(note_id, scope)
         return await self.graph.ahistory(scope, note_id)
@@ -249,7 +250,7 @@ class AsyncMemory:
                 raise InvalidInput(f"change {change_id} was rejected, there is nothing to revert")
             note = await self.get(change.note_id, scope)
             return await write_change(self.parts, note, dict(change.before), f"revert of {change_id}", "revert",
-                                            USER, reverts=change_id)
+                                      USER, reverts=change_id)
 
     async def delete(self, note_ids: str | Sequence[str], scope: Scope | None = None) -> int:
         """Delete notes from both stores, with their links and history."""
@@ -268,6 +269,7 @@ class AsyncMemory:
     async def link(self, source: str, target: str, scope: Scope | None = None, *,
                    relation: Relation | str = Relation.RELATES_TO, weight: float = 0.5,
                    rationale: str = "linked by the user") -> Link:
+        """Link two notes of a scope (an upsert by source, target and relation)."""
         scope = self._scope(scope)
         if source == target:
             raise InvalidInput("a note cannot link to itself")
@@ -278,12 +280,13 @@ class AsyncMemory:
 
     async def unlink(self, source: str, target: str, scope: Scope | None = None,
                      relation: Relation | str | None = None) -> int:
+        """Remove the links from ``source`` to ``target`` (of ``relation``, or of any); returns how many."""
         scope = self._scope(scope)
         rel = Relation(relation).value if relation else None
         n = await self.graph.adelete_links(scope, [(source, target, rel)])
         if not n:
             raise LinkNotFound(f"no link {source} -> {target} in scope {scope}")
-        return int(n)
+        return n
 
     async def evolve(self, note_ids: Sequence[str] | None = None, scope: Scope | None = None) -> builtins.list[AddResult]:
         """Run an evolution pass triggered by the given notes (default: every note in scope)."""
@@ -293,6 +296,7 @@ class AsyncMemory:
 
     # -- health -----------------------------------------------------------------------
     async def stats(self, scope: Scope | None = None) -> dict[str, Any]:
+        """Counts (notes, links, changes, vectors), backends, embedding model, agents and LLM usage."""
         counts = await self.graph.acount_all(scope)
         return {
             **counts,
