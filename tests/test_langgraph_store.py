@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from langchain_core.embeddings import Embeddings
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.store.base import GetOp, InvalidNamespaceError, PutOp, SearchOp
@@ -127,7 +128,9 @@ def test_batch_is_validated_whole_and_reads_precede_writes(tmp_path: Path) -> No
             store.batch([PutOp(("a",), "k", {"v": 2}), GetOp(("a.b",), "k")])
         with pytest.raises(InvalidInput):  # not JSON: nothing of the batch is written
             store.batch([PutOp(("a",), "k", {"v": 3}), PutOp(("a",), "bad", {"v": object()})])
-        got, _, found = store.batch([GetOp(("a",), "k"), PutOp(("a",), "k", {"v": 4}), SearchOp(["a"])])
+        results: list[Any] = store.batch([GetOp(("a",), "k"), PutOp(("a",), "k", {"v": 4}),
+                                          SearchOp(["a"])])  # type: ignore[arg-type]  # a list prefix is read as the tuple
+        got, _, found = results
         assert got is not None and got.value == {"v": 1}  # the batch's reads see the state before its writes
         assert [i.value for i in found] == [{"v": 1}]
         assert store.get(("a",), "k").value == {"v": 4}  # type: ignore[union-attr]
@@ -255,9 +258,9 @@ def test_remember_and_recall_nodes_in_a_compiled_graph(memory: Any) -> None:
     builder.add_edge("respond", "remember")
     builder.add_edge("remember", END)
     store = ZettelStore(memory=memory)
-    graph = builder.compile(store=store)
+    graph: Any = builder.compile(store=store)
 
-    alice = {"configurable": {"user_id": "alice", "thread_id": "t1"}}
+    alice: RunnableConfig = {"configurable": {"user_id": "alice", "thread_id": "t1"}}
     out = graph.invoke({"messages": [HumanMessage("I adopted a beagle named Biscuit")]}, alice)
     assert out["memories"] == [] and out["messages"][-1].content == "Nice to meet you."
     stored = memory.list(Scope(user_id="alice"))
@@ -280,7 +283,7 @@ def test_nodes_take_memory_and_user_from_the_run_context(memory: Any) -> None:
         memory: Any
         user_id: str
 
-    graph = (StateGraph(MemoryState, context_schema=Ctx).add_node("remember", remember).add_node("recall", recall)
+    graph: Any = (StateGraph(MemoryState, context_schema=Ctx).add_node("remember", remember).add_node("recall", recall)
              .add_edge(START, "remember").add_edge("remember", "recall").compile())  # no store at all
     out = graph.invoke({"messages": [("user", "Frank collects vinyl records")]}, context=Ctx(memory, "frank"))
     assert [m["content"] for m in out["memories"]] == ["Frank collects vinyl records"]
@@ -292,7 +295,7 @@ def test_bound_memory_tools_work_outside_a_graph(memory: Any) -> None:
     assert set(remember_memory.args) == {"content"} and set(search_memory.args) == {"query", "k"}
     assert set(update_memory.args) == {"note_id", "tags", "context", "memory_type"}
     assert set(forget_memory.args) == {"note_id"}
-    cfg = {"configurable": {"user_id": "carol"}}
+    cfg: RunnableConfig = {"configurable": {"user_id": "carol"}}
     assert remember_memory.invoke({"content": "Carol is allergic to peanuts"}, cfg).startswith("Remembered")
     msg = search_memory.invoke({"type": "tool_call", "name": "search_memory", "id": "c1",
                                 "args": {"query": "peanuts allergy"}}, cfg)
@@ -304,9 +307,9 @@ def test_bound_memory_tools_work_outside_a_graph(memory: Any) -> None:
 def test_tools_find_the_memory_through_the_graph_store(memory: Any) -> None:
     tools = make_memory_tools()
     store = ZettelStore(memory=memory)
-    graph = (StateGraph(MessagesState).add_node("tools", ToolNode(tools)).add_edge(START, "tools")
-             .compile(store=store))
-    cfg = {"configurable": {"user_id": "erin"}}
+    graph: Any = (StateGraph(MessagesState).add_node("tools", ToolNode(tools)).add_edge(START, "tools")
+                  .compile(store=store))
+    cfg: RunnableConfig = {"configurable": {"user_id": "erin"}}
     calls = [{"name": "remember_memory", "args": {"content": "Erin runs marathons"}, "id": "r1"}]
     graph.invoke({"messages": [AIMessage(content="", tool_calls=calls)]}, cfg)
     calls = [{"name": "search_memory", "args": {"query": "marathons"}, "id": "s1"}]

@@ -19,12 +19,11 @@ from typing import Any
 
 import httpx2
 import pytest
+from conftest import free_port
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import ReadResourceResult, TextResourceContents
-
-from tests.conftest import free_port
 
 ALICE = "alice-token-0123456789abcdef"
 BOB = "bob-token-0123456789abcdef01"
@@ -342,5 +341,41 @@ async def test_a_crashing_call_is_a_failed_result_and_the_server_keeps_serving(
             again = await client.call_tool("recall", {"query": "sourdough"})
             assert not again.is_error and again.structured_content is not None
             assert again.structured_content["hits"][0]["note"]["content"] == "Rosa keeps a sourdough starter."
+    finally:
+        await mem.aclose()
+
+
+async def test_knowledge_graph_is_notes_and_links_a_late_entity_is_linked(tmp_path: Path) -> None:
+    from mcp import Client
+
+    from zettelmem.config import HashingEmbeddingConfig, Settings
+    from zettelmem.engine.core import AsyncMemory
+    from zettelmem.mcp import ServerConfig, build_server
+
+    mem = AsyncMemory(Settings(home=tmp_path / "home", embedding=HashingEmbeddingConfig()))
+    try:
+        async with Client(build_server(mem, ServerConfig())) as client:
+            async def ok(tool: str, args: dict[str, Any]) -> dict[str, Any]:
+                result = await client.call_tool(tool, args)
+                assert not result.is_error and result.structured_content is not None, result.content
+                return dict(result.structured_content)
+
+            # the reference accepts a relation before its entities exist; it is linked once they do
+            await ok("create_relations", {"relations": [{"from": "Uma", "to": "Vik", "relationType": "mentors"}]})
+            await ok("create_entities", {"entities": [{"name": "Uma", "entityType": "person", "observations": []},
+                                                      {"name": "Vik", "entityType": "person",
+                                                       "observations": ["Vik studies botany"]}]})
+            graph = json.loads(text_of(await client.read_resource("zettelmem://graph")).text)
+            by_content = {n["content"]: n["id"] for n in graph["nodes"]}
+            uma, vik, rel = by_content["Uma (person)"], by_content["Vik (person)"], by_content["Uma mentors Vik"]
+            obs = by_content["Vik studies botany"]  # names the entity already: stored as written
+            edges = {(e["source"], e["target"], e["relation"]) for e in graph["edges"]}
+            assert {(uma, rel, "relates_to"), (rel, vik, "relates_to"), (obs, vik, "elaborates")} <= edges
+            kg = await ok("open_nodes", {"names": ["Vik"]})
+            assert kg["entities"] == [{"name": "Vik", "entityType": "person", "observations": ["Vik studies botany"]}]
+            assert kg["relations"] == [{"from": "Uma", "to": "Vik", "relationType": "mentors"}]
+            # forgetting an entity's note through zettelmem's own verb is seen by the reference tools
+            await ok("forget", {"note_id": vik})
+            assert [e["name"] for e in (await ok("read_graph", {}))["entities"]] == ["Uma"]
     finally:
         await mem.aclose()

@@ -73,7 +73,7 @@ def _both(name: str, description: str, sync: Callable[..., Any], asyn: Callable[
           artifact: bool = False) -> BaseTool:
     return StructuredTool.from_function(
         func=sync, coroutine=asyn, name=name, description=description, handle_tool_error=True,
-        response_format="content_and_artifact" if artifact else "content",
+        response_format="content_and_artifact" if artifact else "content", parse_docstring=True,
     )
 
 
@@ -100,6 +100,11 @@ def make_memory_tools(memory: Memory | AsyncMemory | None = None, *, scope: Scop
         return f"Remembered (id {note.id}; tags: {', '.join(note.tags) or '-'}; links: {links})."
 
     def remember_memory(content: str, config: RunnableConfig) -> str:
+        """Save a memory.
+
+        Args:
+            content: the fact, preference or event, as one self-contained sentence.
+        """
         mem, where = _target(memory, scope, config, sync=True)
         try:
             hits = call(mem, "search", content, where, k=3) if content.strip() else []
@@ -126,6 +131,12 @@ def make_memory_tools(memory: Memory | AsyncMemory | None = None, *, scope: Scop
         return value
 
     def search_memory(query: str, config: RunnableConfig, k: int | None = None) -> tuple[str, list[dict[str, Any]]]:
+        """Search memories.
+
+        Args:
+            query: what to look for, in plain words.
+            k: how many memories to return (1-50; default set by the application).
+        """
         mem, where = _target(memory, scope, config, sync=True)
         if not query.strip():
             return "The query is empty.", []
@@ -157,6 +168,14 @@ def make_memory_tools(memory: Memory | AsyncMemory | None = None, *, scope: Scop
 
     def update_memory(note_id: str, config: RunnableConfig, tags: list[str] | None = None,
                       context: str | None = None, memory_type: Kind | None = None) -> str:
+        """Update a memory.
+
+        Args:
+            note_id: the memory's id, as search_memory gave it.
+            tags: the memory's new tags.
+            context: one new sentence on what the memory means.
+            memory_type: the memory's new type.
+        """
         mem, where = _target(memory, scope, config, sync=True)
         try:
             change = call(mem, "update", note_id, where, rationale="agent update", **_fields(tags, context, memory_type))
@@ -175,6 +194,11 @@ def make_memory_tools(memory: Memory | AsyncMemory | None = None, *, scope: Scop
         return f"Updated {note_id} to version {change.version_after} ({', '.join(change.fields) or 'no change'})."
 
     def forget_memory(note_id: str, config: RunnableConfig) -> str:
+        """Forget a memory.
+
+        Args:
+            note_id: the memory's id, as search_memory gave it.
+        """
         mem, where = _target(memory, scope, config, sync=True)
         try:
             note = call(mem, "get", note_id, where)
