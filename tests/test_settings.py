@@ -80,6 +80,6 @@ def test_one_label_cleaner_strict_for_users_lenient_for_models():
 
 def test_llm_settings_errors_are_configuration_errors():
     with pytest.raises(ConfigurationError, match="modle"):
-        LLMSettings(modle="x")  # type: ignore[call-arg]
+        LLMSettings(modle="x")
     with pytest.raises(ConfigurationError, match="timeout"):
         LLMSettings(timeout=-1)
