@@ -70,7 +70,7 @@ def run_memory(name: str, settings: Settings, items: list[dict[str, Any]], queri
         ingest = time.perf_counter() - t0
         print(file=sys.stderr)
         stats = mem.stats(scope)
-        for q in queries[:5]:  # warm-up (lexical index build, caches)
+        for q in queries[:5]:  # warm-up (caches)
             mem.search(q, scope=scope, k=10)
         lat = []
         for q in queries:

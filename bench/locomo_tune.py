@@ -4,6 +4,9 @@ Ingests each conversation once into a persistent folder (``--home``), then score
 search variants (SearchConfig overrides) on categories 1-4 without re-ingesting:
 
     python bench/locomo_tune.py --home /tmp/zm-tune --variants '{}' '{"dense_weight": 0.7}'
+
+Keys ``fts_note`` / ``fts_thread`` set the embedded store's bm25() column weights
+(``NOTE_WEIGHTS`` / ``THREAD_WEIGHTS`` of :mod:`zettelmem.stores.networkx_store`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,15 @@ from bench.locomo_data import KS, Scores, load_locomo, memory_text  # noqa: E402
 from bench.locomo_recall import hit_turn_ids, log  # noqa: E402
 
 TUNING = range(5)
+
+
+def _default_weights() -> tuple[tuple[float, ...], tuple[float, ...]]:
+    from zettelmem.stores import networkx_store
+
+    return networkx_store.NOTE_WEIGHTS, networkx_store.THREAD_WEIGHTS
+
+
+DEFAULT_WEIGHTS = _default_weights()
 
 
 def ingest(home: Path, conv) -> None:
@@ -50,8 +62,13 @@ def main() -> int:
         home = Path(args.home) / conv.sample_id
         ingest(home, conv)
         for v in args.variants:
+            from zettelmem.stores import networkx_store
+
+            update = json.loads(v)
+            networkx_store.NOTE_WEIGHTS = tuple(update.pop("fts_note", DEFAULT_WEIGHTS[0]))
+            networkx_store.THREAD_WEIGHTS = tuple(update.pop("fts_thread", DEFAULT_WEIGHTS[1]))
             settings = Settings(home=home)
-            settings.search = settings.search.model_copy(update=json.loads(v))
+            settings.search = settings.search.model_copy(update=update)
             with Memory(settings) as mem:
                 for qa in conv.qa:
                     if not qa.evidence or qa.category == 5:

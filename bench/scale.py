@@ -97,7 +97,7 @@ def run_size(n: int, queries: int, neo4j: bool, batch: int) -> list[dict]:
             t = time.perf_counter()
             mem.add_many(items, scope=scope, batch_size=batch, progress=progress)
             ingest = n / (time.perf_counter() - t)
-            mem.search(qtexts[0], scope=scope)  # builds the lexical index once
+            mem.search(qtexts[0], scope=scope)  # warm-up (caches)
             lat = []
             for q in qtexts:
                 t = time.perf_counter()

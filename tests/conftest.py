@@ -149,3 +149,10 @@ def _wait_heartbeat(port: int, proc: subprocess.Popen[bytes], log: Path, timeout
             time.sleep(0.3)
     pytest.fail(f"chroma run did not answer within {timeout:.0f}s:\n{log.read_text()[-2000:]}", pytrace=False)
 
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    """Say how much the fuzz suites ran (each tests/test_fuzz_*.py module keeps a STATS dict)."""
+    for name, module in sorted(sys.modules.items()):
+        stats = getattr(module, "STATS", None)
+        if name.rsplit(".", 1)[-1].startswith("test_fuzz_") and isinstance(stats, dict) and any(stats.values()):
+            terminalreporter.write_line(f"{name.rsplit('.', 1)[-1]}: " + ", ".join(f"{v} {k}" for k, v in stats.items()))

@@ -57,6 +57,8 @@ class NetworkXConfig(StrictModel):
     # NORMAL: every acknowledged write survives a crash of the process (kill -9); FULL also
     # fsyncs each commit, so it survives power loss too, at a few ms per write.
     synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    # notes kept in memory (LRU); the rest are read from SQLite when asked for
+    note_cache: int = Field(default=10_000, ge=0)
 
 
 class Neo4jConfig(StrictModel):

@@ -10,13 +10,16 @@ target must be configured with the same embedding model and dimension
 
 Writes are upserts in the engine's order (vectors, then notes, then links and
 changes, per page), so an interrupted run is finished by running it again.
-Afterwards per-scope counts, vector ids, store meta and a random sample of
+The target records a marker (``migration_in_progress``) before the first write
+and clears it once the copy is verified, so ``check`` on the target reports an
+interrupted migration. Afterwards per-scope counts, vector ids, store meta and a random sample of
 notes, their links, histories and vectors are compared; disagreements are
 listed in :attr:`MigrationReport.mismatches`.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 import time
@@ -30,6 +33,8 @@ from pydantic import BaseModel, Field
 from zettelmem.config import Neo4jConfig, NetworkXConfig, Settings
 from zettelmem.embeddings import make_embedder
 from zettelmem.engine.factory import open_graph, open_vectors
+from zettelmem.engine.history import MIGRATION_MARKER
+from zettelmem.engine.identity import STORE_ID_KEY
 from zettelmem.errors import ConfigurationError, EmbeddingModelMismatch
 from zettelmem.models import Note, Scope
 from zettelmem.stores.base import GetChanges, GraphStore, PutChanges, PutLinks, PutMeta, PutNotes
@@ -39,6 +44,12 @@ __all__ = ["MigrationReport", "migrate_store"]
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 MODEL_KEY = "embedding_model"
+_NOT_COPIED = frozenset({MODEL_KEY, MIGRATION_MARKER, STORE_ID_KEY})  # set per store, not copied
+
+
+def _where(settings: Settings) -> str:
+    g = settings.graph
+    return f"{g.uri}/{g.database}" if isinstance(g, Neo4jConfig) else str(settings.graph_path())
 
 
 class MigrationReport(BaseModel):
@@ -149,6 +160,8 @@ def migrate_store(
         if recorded not in (None, f"{model.model_id}:{model.dims}"):
             raise EmbeddingModelMismatch(f"the target store already holds vectors of {recorded}")
         dst_graph.put_meta(MODEL_KEY, f"{model.model_id}:{model.dims}")
+        # written first, cleared only on verified completion: ``check`` of the target sees a partial copy
+        dst_graph.put_meta(MIGRATION_MARKER, json.dumps({"source": _where(source), "started": time.time()}))
         dst_vec = open_vectors(target, model)  # type: ignore[arg-type]
         closers.append(dst_vec)
 
@@ -179,10 +192,12 @@ def migrate_store(
                 report.changes += len(page)
                 tell("changes", report.changes, report.changes)
         meta = _meta_items(source, src_graph, notes)
-        dst_graph.batch([PutMeta(k, v) for k, v in meta.items() if k != MODEL_KEY])
+        dst_graph.batch([PutMeta(k, v) for k, v in meta.items() if k not in _NOT_COPIED])
         report.meta = len(meta)
         tell("meta", len(meta), len(meta))
         _verify(report, src_graph, src_vec, dst_graph, dst_vec, notes, meta, sample, seed, tell)
+        if report.ok:
+            dst_graph.put_meta(MIGRATION_MARKER, "")
     finally:
         for closer in reversed(closers):
             closer.close()
@@ -202,7 +217,7 @@ def _verify(report: MigrationReport, src: GraphStore, src_vec: Any, dst: GraphSt
         if missing:
             bad.append(f"{len(missing)} vectors of scope {scope} missing in the target, e.g. {sorted(missing)[0]}")
     for key, value in meta.items():
-        if dst.get_meta(key) != value:
+        if key not in _NOT_COPIED and dst.get_meta(key) != value:
             bad.append(f"meta {key!r} differs")
     every = [(scope, n.id) for scope, ns in notes.items() for n in ns]
     picked = random.Random(seed).sample(every, min(sample, len(every)))

@@ -1,4 +1,10 @@
-"""Ingesting records with a progress bar (shared by ``ingest`` and ``demo``)."""
+"""Ingesting records with a progress bar (shared by ``ingest``, ``add`` and ``demo``).
+
+Every record is validated into a memory before the first write, so a refused
+run stores nothing. Records whose idempotency key is already stored in the scope
+are skipped, so rerunning an interrupted ingest adds only what is missing. If a
+write fails part-way, what was committed (whole batches) is reported by line.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +17,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from zettelmem.cli.jsonl import Record
+from zettelmem.engine.ingest_keys import stored_keys
 from zettelmem.engine.results import AddResult
+from zettelmem.errors import InvalidInput
 from zettelmem.models import Scope
 
-__all__ = ["IngestReport", "ingest_records"]
+__all__ = ["IngestReport", "ingest_records", "line_ranges"]
 
 
 @dataclass
@@ -22,6 +30,7 @@ class IngestReport:
     results: list[AddResult] = field(default_factory=list)
     tagged: int = 0
     seconds: float = 0.0
+    skipped: dict[int, str] = field(default_factory=dict)  # line -> id of the note already stored
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -30,38 +39,66 @@ class IngestReport:
             "evolutions": sum(len(r.changes) for r in self.results),
             "rejected": sum(len(r.rejected) for r in self.results),
             "tagged": self.tagged,
+            "skipped": len(self.skipped),
             "seconds": round(self.seconds, 2),
             "llm_calls": sum(r.usage.calls for r in self.results),
             "ids": [r.note.id for r in self.results],
         }
 
 
+def line_ranges(lines: Sequence[int]) -> str:
+    """``[1, 2, 3, 7]`` -> ``"1-3, 7"``."""
+    out: list[str] = []
+    for n in sorted(lines):
+        if out and int(out[-1].split("-")[-1]) == n - 1:
+            out[-1] = f"{out[-1].split('-')[0]}-{n}"
+        else:
+            out.append(str(n))
+    return ", ".join(out)
+
+
 def ingest_records(mem: Any, records: Sequence[Record], scope: Scope, *, batch_size: int | None = None,
                    evolve: bool | None = None, console: Console | None = None,
                    label: str = "ingesting", show_progress: bool = True) -> IngestReport:
-    """``add_many`` the records with a rich progress bar, then apply their given tags.
+    """``add_many`` the records not stored yet, with a rich progress bar.
 
-    Tags given in the input are added to the built ones as a user update (a
-    versioned change), because the engine builds tags itself.
+    Tags given in the input are stored with the note in the same commit. Raises
+    :class:`InvalidInput` naming the line if any record is refused (nothing is
+    written then).
     """
     started = time.perf_counter()
     report = IngestReport()
+    items = []
+    for rec in records:  # validate every record before the first write
+        try:
+            items.append(mem.aio.to_input(rec.item, scope))
+        except InvalidInput as exc:
+            raise type(exc)(f"line {rec.line}: {exc}") from None
+    keyed = [r.key for r in records if r.key]
+    done = stored_keys(mem.aio.graph, scope, keyed) if keyed else {}
+    todo = [(rec, item) for rec, item in zip(records, items, strict=True) if rec.key not in done]
+    report.skipped = {rec.line: done[rec.key] for rec in records if rec.key in done}
     progress = Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                         MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=False,
                         disable=not show_progress)
+    stored = 0
     with progress:
-        task = progress.add_task(label, total=len(records))
+        task = progress.add_task(label, total=len(todo))
 
-        def tick(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+        def tick(n: int, total: int) -> None:
+            nonlocal stored
+            stored = n
+            progress.update(task, completed=n, total=total)
 
-        report.results = mem.add_many([r.item for r in records], scope=scope, batch_size=batch_size,
-                                      evolve=evolve, progress=tick)
-    for rec, res in zip(records, report.results, strict=True):
-        if rec.tags:
-            merged = list(dict.fromkeys([*res.note.tags, *rec.tags]))
-            if merged != res.note.tags:
-                mem.update(res.note.id, scope, tags=merged, rationale="tags given in the input")
-                report.tagged += 1
+        try:
+            report.results = mem.add_many([item for _, item in todo], scope=scope, batch_size=batch_size,
+                                          evolve=evolve, progress=tick) if todo else []
+        except BaseException:
+            if stored and console is not None:
+                lines = line_ranges([rec.line for rec, _ in todo[:stored]])
+                console.print(f"stored lines {lines} before the failure; rerun the same command to add the rest",
+                              markup=False)
+            raise
+    report.tagged = sum(1 for rec, _ in todo if rec.tags)
     report.seconds = time.perf_counter() - started
     return report

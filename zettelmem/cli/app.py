@@ -113,12 +113,16 @@ def ingest(
     evolve: Annotated[bool, typer.Option("--evolve/--no-evolve", help="Let linked notes evolve.")] = True,
     speaker_prefix: Annotated[bool, typer.Option(
         "--speaker-prefix", help="Store 'Speaker: text' so each memory says who spoke.")] = False,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="List the lines skipped because an earlier run stored them.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest a JSONL file of memories, with a progress bar.
 
-    Each line: {"content": ...} plus optional speaker, session, turn, time (ISO 8601),
+    Each line: {"content": ...} plus optional id, speaker, session, turn, time (ISO 8601),
     tags, metadata, memory_type, source. Every line is checked before anything is stored.
+    Lines already stored (same id, else same file name and text) are skipped, so a rerun
+    after an interruption adds only what is missing.
     """
     from zettelmem.cli._ingest import ingest_records
     from zettelmem.cli.jsonl import read_jsonl
@@ -130,13 +134,20 @@ def ingest(
     with st.memory() as mem:
         report = ingest_records(mem, records, st.scope, batch_size=batch_size, evolve=evolve,
                                 console=err_console, label=f"ingesting {file.name}")
+    from zettelmem.cli._ingest import line_ranges
+
     s = report.summary()
+    if resume:
+        s["skipped_lines"] = {str(line): note_id for line, note_id in report.skipped.items()}
     if st.json or as_json:
         print_json(s)
         return
     console.print(f"Ingested [bold]{s['notes']}[/] memories into {st.scope}: {s['links']} links, "
                   f"{s['evolutions']} evolutions ({s['rejected']} proposals rejected), "
                   f"{s['tagged']} tagged, in {s['seconds']:.1f} s.")
+    if report.skipped:
+        lines = f": lines {line_ranges(list(report.skipped))}" if resume else " (--resume lists them)"
+        console.print(f"Skipped {len(report.skipped)} lines stored by an earlier run{lines}.", markup=False)
 
 
 @app.command()
@@ -378,22 +389,49 @@ def stats(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 @guard
 def check(
     ctx: typer.Context,
-    repair: Annotated[bool, typer.Option("--repair", help="Fix what disagrees.")] = False,
+    repair: Annotated[bool, typer.Option(
+        "--repair", help="Fix what disagrees; an embedded store is salvaged first (unreadable records "
+                         "are moved to a quarantine table).")] = False,
+    only_scope: Annotated[bool, typer.Option(
+        "--scope", help="Only the scope given by --user/--agent/--namespace.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Let --repair delete more orphan vectors than there are notes.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check that graph and vectors agree (exit 1 if not)."""
+    """Check that graph and vectors agree (exit 1 if not).
+
+    Without --scope: every scope of an embedded store, or on a Neo4j server only the
+    scopes this home holds vectors of (never another memory's data).
+    """
+    from zettelmem.config import NetworkXConfig
+
     st = get_state(ctx)
+    salvaged = None
+    settings = st.settings()
+    if repair and isinstance(settings.graph, NetworkXConfig):
+        from zettelmem.stores.salvage import salvage
+
+        salvaged = salvage(settings.graph_path())
     with st.memory() as mem:
-        report = mem.check(repair=repair)
+        report = mem.check(repair=repair, scope=st.scope if only_scope else None, force=force)
+    moved = salvaged.quarantined if salvaged is not None else []
     if st.json or as_json:
-        print_json({**report.model_dump(mode="json"), "ok": report.ok})
+        print_json({**report.model_dump(mode="json"), "ok": report.ok,
+                    "quarantined": [vars(q) for q in moved]})
     else:
-        console.print(f"notes {report.notes}, vectors {report.vectors}; missing {len(report.missing_vectors)}, "
-                      f"orphan {len(report.orphan_vectors)}, stale {len(report.stale_vectors)}; "
-                      f"repaired {report.repaired}")
+        console.print(f"scopes {report.scopes}, notes {report.notes}, vectors {report.vectors}; "
+                      f"missing {len(report.missing_vectors)}, orphan {len(report.orphan_vectors)}, "
+                      f"stale {len(report.stale_vectors)}; full-text rows missing {len(report.missing_text)}, "
+                      f"stale {len(report.stale_text)}, orphan {len(report.orphan_text)}; "
+                      f"repaired {report.repaired}", markup=False)
+        for q in moved:
+            console.print(f"quarantined {q.kind} {q.key}: {q.reason}", markup=False)
+        if report.interrupted_migration:
+            console.print(f"an interrupted migrate wrote into this store ({report.interrupted_migration}); "
+                          "run the same `zettelmem migrate` again to finish it", markup=False)
         console.print("[green]ok[/]" if report.ok else "[yellow]problems found[/]" +
                       ("" if repair else " (run with --repair)"))
-    if not report.ok and not (repair and report.repaired):
+    if not report.ok and not (repair and report.repaired and report.interrupted_migration is None):
         raise typer.Exit(EXIT_FAILED)
 
 

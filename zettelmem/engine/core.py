@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
-import functools
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -27,10 +26,10 @@ from typing import Any
 from zettelmem.agents.base import AgentSuite, MemoryInput
 from zettelmem.config import Settings
 from zettelmem.embeddings import Embedder
+from zettelmem.engine import validate as check
 from zettelmem.engine.evolution import USER, clean_fields
 from zettelmem.engine.factory import open_backends
 from zettelmem.engine.history import check_and_repair, evolve_pass, note_as_of
-from zettelmem.engine.lexical import LexicalIndex
 from zettelmem.engine.parts import EngineParts
 from zettelmem.engine.pipeline import ingest, text_hash, write_change
 from zettelmem.engine.results import AddResult, CheckReport, SearchHit
@@ -43,7 +42,7 @@ from zettelmem.telemetry import instrument
 from zettelmem.text import clean_content
 from zettelmem.vectors.base import VectorIndex
 
-__all__ = ["AsyncMemory", "MemoryItem", "default_agents", "lexical_corpus", "text_hash"]
+__all__ = ["AsyncMemory", "MemoryItem", "default_agents", "text_hash"]
 
 MemoryItem = str | dict[str, Any] | MemoryInput
 
@@ -54,17 +53,6 @@ def default_agents(settings: Settings) -> AgentSuite:
     from zettelmem.agents.offline import offline_suite
 
     return select_suite(settings.llm, settings.agents, offline_suite(settings.agents), use_llm=settings.use_llm)
-
-
-def lexical_corpus(graph: GraphStore, scope: Scope) -> tuple[list[Note], dict[str, str]]:
-    """Notes of a scope and, per note, the content of the note it answers or follows."""
-    notes = graph.list_notes(scope)
-    by_id = {n.id: n for n in notes}
-    threads: dict[str, str] = {}
-    for lk in graph.get_links(scope, list(by_id), direction="out"):
-        if lk.relation in (Relation.ANSWERS, Relation.FOLLOWS) and lk.target in by_id:
-            threads[lk.source] = by_id[lk.target].content
-    return notes, threads
 
 
 @instrument  # OpenTelemetry gen_ai.memory spans when the otel extra is installed (zettelmem.telemetry)
@@ -88,7 +76,6 @@ class AsyncMemory:
             vectors=vectors,
             embedder=embedder,
             agents=agents or default_agents(settings),
-            lexical=LexicalIndex(functools.partial(lexical_corpus, graph)),
         )
         self._write_lock = asyncio.Lock()
         self._closed = False
@@ -114,10 +101,6 @@ class AsyncMemory:
     def agents(self) -> AgentSuite:
         return self.parts.agents
 
-    @property
-    def lexical(self) -> LexicalIndex:
-        return self.parts.lexical
-
     # -- lifecycle ------------------------------------------------------------------
     async def aclose(self) -> None:
         if not self._closed:
@@ -138,6 +121,7 @@ class AsyncMemory:
         different scope of its own raises :class:`ScopeMismatch`. Without a ``scope``
         argument, an item's own scope is used (the global scope if it names none).
         """
+        scope = check.scope(scope)
         if isinstance(item, MemoryInput):
             # only fields the caller set: a default (global) scope must not override ``scope``
             data = item.model_dump(include=item.model_fields_set)
@@ -156,8 +140,11 @@ class AsyncMemory:
                     f"the item names scope {Scope.model_validate(own)}, but the call's scope is {scope}; "
                     "drop the item's scope or make them agree (nothing was written)"
                 )
-            return MemoryInput.model_validate(data)
-        except ScopeMismatch:
+            check.memory_fields(data)
+            out = MemoryInput.model_validate(data)
+            out.model_dump_json()  # every field must serialise (lone surrogates, odd types)
+            return out
+        except InvalidInput:
             raise
         except ValueError as exc:
             raise InvalidInput(f"invalid memory: {exc}") from exc
@@ -183,6 +170,7 @@ class AsyncMemory:
         progress: Callable[[int, int], None] | None = None,
     ) -> list[AddResult]:
         """Add memories in order, in batches (one embedding call, one commit each)."""
+        batch_size, evolve = check.batch_size(batch_size), check.optional_bool(evolve, "evolve")
         inputs = [self.to_input(item, scope) for item in items]
         size = batch_size or self.settings.agents.batch_size
         do_evolve = self.settings.agents.evolve if evolve is None else evolve
@@ -199,7 +187,7 @@ class AsyncMemory:
     # -- reads ----------------------------------------------------------------------
     async def get(self, note_id: str, scope: Scope | None = None, *, as_of: datetime | None = None) -> Note:
         """A note by id (as it was at ``as_of``, if given)."""
-        scope = self._scope(scope)
+        note_id, scope, as_of = check.note_id(note_id), self._scope(check.scope(scope)), check.as_of(as_of)
         note = await self.graph.aget_note(scope, note_id)  # NoteNotFound if it is not in scope
         if as_of is None:
             return note
@@ -208,24 +196,26 @@ class AsyncMemory:
     async def list(self, scope: Scope | None = None, where: Filter | None = None,
                    limit: int | None = None, offset: int = 0) -> list[Note]:
         """Notes of a scope matching ``where``, oldest first, paged by ``limit``/``offset``."""
+        scope, where = check.scope(scope), check.filter_(where)
+        limit, offset = check.count(limit, "limit"), check.count(offset, "offset", none_ok=False) or 0
         return await self.graph.alist_notes(self._scope(scope), where, limit, offset)
 
     async def links(self, note_id: str, scope: Scope | None = None) -> builtins.list[Link]:
         """The links of a note, both directions."""
-        scope = self._scope(scope)
+        scope = self._scope(check.scope(scope))
         await self.get(note_id, scope)
         return await self.graph.aget_links(scope, [note_id])
 
     async def search(self, query: str, scope: Scope | None = None, *, k: int = 10,
                      where: Filter | None = None, expand: bool | None = None) -> builtins.list[SearchHit]:
         """Hybrid search (dense + BM25 + graph expansion, fused by RRF), with reasons."""
-        if not isinstance(query, str) or not query.strip():
-            raise InvalidInput("query is empty")
+        query, k, where = check.query(query), check.k(k), check.filter_(where)
+        scope, expand = check.scope(scope), check.optional_bool(expand, "expand")
         return await hybrid_search(self.parts, query, self._scope(scope), k, where, expand)
 
     async def history(self, note_id: str, scope: Scope | None = None) -> builtins.list[Change]:
         """Every change of a note (evolutions, user updates, reverts, rejections), oldest first."""
-        scope = self._scope(scope)
+        scope = self._scope(check.scope(scope))
         await self.get(note_id, scope)
         return await self.graph.ahistory(scope, note_id)
 
@@ -233,7 +223,8 @@ class AsyncMemory:
     async def update(self, /, note_id: str, scope: Scope | None = None, *, rationale: str = "user update",
                      expected_version: int | None = None, **fields: Any) -> Change:
         """Rewrite evolvable attributes (keywords, tags, context, memory_type) as a Change."""
-        scope = self._scope(scope)
+        note_id, scope, rationale = check.note_id(note_id), self._scope(check.scope(scope)), check.rationale(rationale)
+        expected_version, fields = check.expected_version(expected_version), check.update_fields(fields)
         async with self._write_lock:
             note = await self.get(note_id, scope)
             if expected_version is not None and expected_version != note.version:
@@ -243,7 +234,7 @@ class AsyncMemory:
 
     async def revert(self, change_id: str, scope: Scope | None = None) -> Change:
         """Undo one change: a new version restoring the fields it rewrote."""
-        scope = self._scope(scope)
+        change_id, scope = check.change_id(change_id), self._scope(check.scope(scope))
         async with self._write_lock:
             change = await self.graph.aget_change(scope, change_id)
             if change.kind == "rejected":
@@ -254,8 +245,7 @@ class AsyncMemory:
 
     async def delete(self, note_ids: str | Sequence[str], scope: Scope | None = None) -> int:
         """Delete notes from both stores, with their links and history."""
-        scope = self._scope(scope)
-        ids = [note_ids] if isinstance(note_ids, str) else list(note_ids)
+        scope, ids = self._scope(check.scope(scope)), check.note_ids(note_ids)
         async with self._write_lock:
             found = [n.id for n in await self.graph.aget_notes(scope, ids) if n is not None]
             missing = sorted(set(ids) - set(found))
@@ -263,13 +253,14 @@ class AsyncMemory:
                 raise NoteNotFound(f"no note {missing[0]!r} in scope {scope}")
             n = await self.graph.adelete_notes(scope, found)
             await asyncio.to_thread(self.vectors.delete, found, scope)
-            self.lexical.invalidate(scope)
             return n
 
     async def link(self, source: str, target: str, scope: Scope | None = None, *,
                    relation: Relation | str = Relation.RELATES_TO, weight: float = 0.5,
                    rationale: str = "linked by the user") -> Link:
         """Link two notes of a scope (an upsert by source, target and relation)."""
+        source, target, scope = check.note_id(source, "source"), check.note_id(target, "target"), check.scope(scope)
+        relation, weight, rationale = check.relation(relation), check.weight(weight), check.rationale(rationale)
         scope = self._scope(scope)
         if source == target:
             raise InvalidInput("a note cannot link to itself")
@@ -281,8 +272,9 @@ class AsyncMemory:
     async def unlink(self, source: str, target: str, scope: Scope | None = None,
                      relation: Relation | str | None = None) -> int:
         """Remove the links from ``source`` to ``target`` (of ``relation``, or of any); returns how many."""
+        source, target, scope = check.note_id(source, "source"), check.note_id(target, "target"), check.scope(scope)
+        rel = None if relation is None else check.relation(relation).value
         scope = self._scope(scope)
-        rel = Relation(relation).value if relation else None
         n = await self.graph.adelete_links(scope, [(source, target, rel)])
         if not n:
             raise LinkNotFound(f"no link {source} -> {target} in scope {scope}")
@@ -290,13 +282,15 @@ class AsyncMemory:
 
     async def evolve(self, note_ids: Sequence[str] | None = None, scope: Scope | None = None) -> builtins.list[AddResult]:
         """Run an evolution pass triggered by the given notes (default: every note in scope)."""
-        scope = self._scope(scope)
+        scope = self._scope(check.scope(scope))
+        note_ids = None if note_ids is None else check.note_ids(note_ids)
         async with self._write_lock:
             return await evolve_pass(self.parts, scope, note_ids)
 
     # -- health -----------------------------------------------------------------------
     async def stats(self, scope: Scope | None = None) -> dict[str, Any]:
         """Counts (notes, links, changes, vectors), backends, embedding model, agents and LLM usage."""
+        scope = check.scope(scope)
         counts = await self.graph.acount_all(scope)
         return {
             **counts,
@@ -307,11 +301,13 @@ class AsyncMemory:
             "llm": self.parts.usage(),
         }
 
-    async def check(self, repair: bool = False, scope: Scope | None = None) -> CheckReport:
-        """Prove (or restore, with ``repair``) that graph and vectors agree, in one scope or all.
+    async def check(self, repair: bool = False, scope: Scope | None = None, *, force: bool = False) -> CheckReport:
+        """Prove (or restore, with ``repair``) that graph and vectors agree, in one scope or this home's.
 
-        On a Neo4j database shared by several memories (each with its own vectors), pass
-        ``scope``: the notes of other memories have no vectors here.
+        Without ``scope``, an embedded graph is checked whole; on a Neo4j database (which
+        other homes may share) only the scopes this home holds vectors of are checked.
+        ``repair`` never deletes more orphan vectors than there are notes unless ``force``.
         """
+        repair, scope, force = bool(check.optional_bool(repair, "repair")), check.scope(scope), bool(force)
         async with self._write_lock:
-            return await check_and_repair(self.parts, repair, scope)
+            return await check_and_repair(self.parts, repair, scope, force=force)

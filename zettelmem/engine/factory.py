@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from zettelmem.config import ChromaLocalConfig, Neo4jConfig, NetworkXConfig, Settings
 from zettelmem.embeddings import Embedder, make_embedder
+from zettelmem.engine.identity import verify_identity
 from zettelmem.errors import EmbeddingModelMismatch
 from zettelmem.stores.base import GraphStore
 from zettelmem.vectors.base import VectorIndex
@@ -19,7 +20,7 @@ def open_graph(settings: Settings) -> GraphStore:
         return Neo4jGraphStore(g)
     from zettelmem.stores.networkx_store import NetworkXGraphStore
 
-    return NetworkXGraphStore(settings.graph_path(), synchronous=g.synchronous)
+    return NetworkXGraphStore(settings.graph_path(), synchronous=g.synchronous, cache_size=g.note_cache)
 
 
 def open_vectors(settings: Settings, embedder: Embedder) -> VectorIndex:
@@ -55,7 +56,14 @@ def open_backends(
                 raise EmbeddingModelMismatch(
                     f"this store was built with embedding model {recorded}; the configured model is {mine}"
                 )
+        opened = vectors is None
         vectors = vectors or open_vectors(settings, embedder)
+        if opened:
+            try:
+                verify_identity(settings, graph, vectors)  # refuse a lost or swapped graph.sqlite
+            except BaseException:
+                vectors.close()
+                raise
     except BaseException:
         graph.close()
         raise

@@ -11,11 +11,14 @@ from zettelmem.engine.evolution import apply_decision
 from zettelmem.engine.parts import EngineParts
 from zettelmem.engine.pipeline import reembed, refresh_metadata, text_hash
 from zettelmem.engine.results import AddResult, CheckReport
-from zettelmem.errors import NoteNotFound
+from zettelmem.errors import NoteNotFound, StoreCorrupt
 from zettelmem.models import Change, MemoryType, Note, Scope, _aware
 from zettelmem.stores.base import PutChanges, PutNotes
 
-__all__ = ["check_and_repair", "evolve_pass", "note_as_of"]
+__all__ = ["MIGRATION_MARKER", "ORPHAN_SLACK", "check_and_repair", "evolve_pass", "note_as_of"]
+
+ORPHAN_SLACK = 64  # orphan vectors one interrupted write may leave (the default batch)
+MIGRATION_MARKER = "migration_in_progress"  # graph meta set by ``migrate_store`` until verified
 
 
 def note_as_of(note: Note, changes: Sequence[Change], when: datetime) -> Note:
@@ -69,22 +72,45 @@ async def evolve_pass(parts: EngineParts, scope: Scope, note_ids: Sequence[str] 
     all_changes = tuple(c for r in results for c in (*r.changes, *r.rejected))
     if all_changes:
         await parts.graph.abatch([PutNotes(tuple(changed)), PutChanges(scope, all_changes)])
-        parts.lexical.invalidate(scope)
     return results
 
 
-async def check_and_repair(parts: EngineParts, repair: bool, scope: Scope | None = None) -> CheckReport:
-    """Compare every note (of ``scope``, or of all scopes) with its vector (presence, version, text).
+async def _owned_scopes(parts: EngineParts) -> list[Scope]:
+    """The scopes a whole-store check looks at: never another home's data on a shared server.
+
+    An embedded graph is this home's: its scopes, plus (with a local vector folder, also
+    this home's alone) the scopes holding only vectors. A server graph (Neo4j) may hold
+    other homes' memories, whose vectors live elsewhere: only the scopes this home's
+    vector index holds.
+    """
+    from zettelmem.config import ChromaLocalConfig, NetworkXConfig
+
+    if not isinstance(parts.settings.graph, NetworkXConfig):
+        return await asyncio.to_thread(parts.vectors.scopes)
+    found = await parts.graph.alist_scopes()
+    if isinstance(parts.settings.vectors, ChromaLocalConfig):
+        found += await asyncio.to_thread(parts.vectors.scopes)
+    return list(dict.fromkeys(found))
+
+
+async def check_and_repair(parts: EngineParts, repair: bool, scope: Scope | None = None, *,
+                           force: bool = False) -> CheckReport:
+    """Compare every note (of ``scope``, or of this home's scopes) with its vector (presence, version, text)
+    and with its full-text row in the graph store.
 
     Scope by scope: the vectors of a scope live apart (one collection per scope),
-    so a scope holding vectors but no notes is all orphans.
+    so a scope holding vectors but no notes is all orphans. ``repair`` re-embeds
+    missing and stale vectors (rebuildable from the notes) and deletes orphan vectors
+    (left by a crash between the vector write and the graph commit); if the orphans
+    outnumber the notes by more than :data:`ORPHAN_SLACK` (the sign of a lost or
+    replaced graph), it refuses with :class:`StoreCorrupt` unless ``force``.
     """
     report = CheckReport()
-    if scope is not None:
-        scopes = [scope]
-    else:
-        found = await parts.graph.alist_scopes() + await asyncio.to_thread(parts.vectors.scopes)
-        scopes = list(dict.fromkeys(found))
+    marker = await parts.graph.aget_meta(MIGRATION_MARKER)
+    if marker:
+        report.interrupted_migration = marker
+    scopes = [scope] if scope is not None else await _owned_scopes(parts)
+    report.scopes = len(scopes)
     orphans: dict[Scope, list[str]] = {}
     fix: list[Note] = []
     for each in scopes:
@@ -104,9 +130,20 @@ async def check_and_repair(parts: EngineParts, repair: bool, scope: Scope | None
     report.missing_vectors.sort()
     report.orphan_vectors.sort()
     report.stale_vectors.sort()
-    if repair and not report.ok:
+    text = await asyncio.to_thread(parts.graph.check_text_index, scope, repair)
+    report.missing_text, report.stale_text, report.orphan_text = text["missing"], text["stale"], text["orphan"]
+    if repair:
+        report.repaired += sum(len(v) for v in text.values())
+    if repair and not report.vectors_ok:
+        if len(report.orphan_vectors) > report.notes + ORPHAN_SLACK and not force:
+            raise StoreCorrupt(
+                f"repair would delete {len(report.orphan_vectors)} vectors that have no note, more than the "
+                f"{report.notes} notes there are (a crash leaves at most one write's worth): if the graph was "
+                "lost or replaced, restore it first; repair with force (--force) to delete them anyway "
+                "(nothing was changed)"
+            )
         await reembed(parts, fix)
         for each, ids in orphans.items():
             await asyncio.to_thread(parts.vectors.delete, ids, each)
-        report.repaired = len(fix) + len(report.orphan_vectors)
+        report.repaired += len(fix) + len(report.orphan_vectors)
     return report

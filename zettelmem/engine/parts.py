@@ -18,7 +18,6 @@ import numpy as np
 from zettelmem.agents.base import AgentSuite
 from zettelmem.config import Settings
 from zettelmem.embeddings import Embedder
-from zettelmem.engine.lexical import LexicalIndex
 from zettelmem.stores.base import GraphStore
 from zettelmem.vectors.base import VectorIndex
 
@@ -27,14 +26,13 @@ __all__ = ["EngineParts"]
 
 @dataclass(frozen=True, slots=True)
 class EngineParts:
-    """Settings, stores, embedder, agents and lexical index of one memory."""
+    """Settings, stores, embedder and agents of one memory (lexical search is the graph store's)."""
 
     settings: Settings
     graph: GraphStore
     vectors: VectorIndex
     embedder: Embedder
     agents: AgentSuite
-    lexical: LexicalIndex
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts`` in a worker thread (one row per text)."""

@@ -19,6 +19,7 @@ import numpy as np
 from zettelmem.agents.base import Candidate, Decision, EvolutionProposal, MemoryInput, NoteDraft
 from zettelmem.config import AgentsConfig
 from zettelmem.engine.evolution import USER, apply_decision, with_change
+from zettelmem.engine.ingest_keys import key_ops
 from zettelmem.engine.parts import EngineParts
 from zettelmem.engine.results import AddResult, Usage
 from zettelmem.models import BuiltBy, Change, Note, Scope, new_id
@@ -173,11 +174,12 @@ def note_from(cfg: AgentsConfig, item: MemoryInput, decision: Decision, note_id:
     return Note(
         id=note_id or new_id(),
         content=item.content,
-        keywords=clean_labels(d.keywords, cap_k),
-        tags=clean_labels([*item.tags, *d.tags], cap_t + len(item.tags)),
+        keywords=clean_labels(d.keywords, cap_k, strict=False),  # machine-made: cut or dropped, never refused
+        tags=clean_labels(item.tags, len(item.tags)) + clean_labels(
+            [t for t in d.tags if str(t).casefold() not in {u.casefold() for u in item.tags}], cap_t, strict=False),
         context=d.context.strip()[:500],
         memory_type=item.memory_type or d.memory_type,
-        entities=clean_labels(d.entities, 20),
+        entities=clean_labels(d.entities, 20, strict=False),
         scope=item.scope,
         event_time=item.event_time or d.event_time,
         valid_from=item.event_time or d.event_time,
@@ -210,11 +212,10 @@ async def commit(
         changes = tuple(c for r in results if r.note.scope == scope for c in (*r.changes, *r.rejected))
         ops += [PutLinks(scope, links), PutChanges(scope, changes)]
     ops += [PutMeta(key, value) for key, value in tails.items()]
+    ops += key_ops(final_new)  # idempotency keys commit with their notes
     await parts.graph.abatch(ops)
     for r in results:
         r.note = working[r.note.id]
-    for scope in {n.scope for n in final_new}:
-        parts.lexical.invalidate(scope)
 
 
 async def upsert_vectors(parts: EngineParts, notes: Sequence[Note], vecs: np.ndarray,
@@ -271,5 +272,4 @@ async def write_change(
     else:
         await refresh_metadata(parts, [new])
     await parts.graph.abatch([PutNotes((new,)), PutChanges(note.scope, (change,))])
-    parts.lexical.invalidate(note.scope)
     return change

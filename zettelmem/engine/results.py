@@ -68,15 +68,28 @@ class SearchHit(BaseModel):
 
 
 class CheckReport(BaseModel):
-    """Agreement of the graph store and the vector index."""
+    """Agreement of the notes with the vector index and with the store's full-text rows."""
 
     notes: int = 0
     vectors: int = 0
     missing_vectors: list[str] = Field(default_factory=list)  # note without vector
     orphan_vectors: list[str] = Field(default_factory=list)  # vector without note
     stale_vectors: list[str] = Field(default_factory=list)  # vector of an older version
+    missing_text: list[str] = Field(default_factory=list)  # note without full-text row
+    stale_text: list[str] = Field(default_factory=list)  # full-text row of other text
+    orphan_text: list[str] = Field(default_factory=list)  # full-text row without note
     repaired: int = 0
+    scopes: int = 0  # scopes checked
+    interrupted_migration: str | None = None  # a ``migrate`` into this store started and did not finish
+
+    @property
+    def vectors_ok(self) -> bool:
+        return not (self.missing_vectors or self.orphan_vectors or self.stale_vectors)
 
     @property
     def ok(self) -> bool:
-        return not (self.missing_vectors or self.orphan_vectors or self.stale_vectors)
+        return self.vectors_ok and self.text_ok and self.interrupted_migration is None
+
+    @property
+    def text_ok(self) -> bool:
+        return not (self.missing_text or self.stale_text or self.orphan_text)

@@ -1,8 +1,9 @@
 """Hybrid retrieval: dense + BM25, fused by reciprocal rank, then spread along links.
 
 1. dense: Chroma top ``dense_k`` in the scope (pre-filtered by the compiled filter);
-2. lexical: BM25 top ``lexical_k`` over content + attributes, and over the same
-   plus the note each one answers or follows (the *thread* list);
+2. lexical: the graph store's full-text top ``lexical_k`` (BM25: SQLite FTS5 or
+   Neo4j's Lucene index) over content + attributes, and over the same plus the
+   note each one answers or follows (the *thread* list), filtered in the store;
 3. fusion: weighted RRF, score = Σ w_list / (rrf_k + rank) over the lists a note
    is in; notes whose speaker or entities the query names get ``entity_boost``;
 4. graph: each of the top ``expand_seeds`` fused hits passes
@@ -44,11 +45,11 @@ async def hybrid_search(
     cfg = parts.settings.search
     keep = predicate(where)
     qvec = (await parts.embed([query]))[0]
-    lex_k = max(cfg.lexical_k, k) * (3 if where else 1)
+    lex_k = max(cfg.lexical_k, k)
     dense, lexical, thread = await asyncio.gather(
         asyncio.to_thread(parts.vectors.query, qvec, scope, max(cfg.dense_k, k), where),
-        asyncio.to_thread(parts.lexical.search, scope, query, lex_k, "note"),
-        asyncio.to_thread(parts.lexical.search, scope, query, lex_k if cfg.thread_weight else 0, "thread"),
+        parts.graph.asearch_text(scope, query, lex_k, "note", where),
+        parts.graph.asearch_text(scope, query, lex_k if cfg.thread_weight else 0, "thread", where),
     )
     ids = list(dict.fromkeys([h.id for h in dense] + [i for i, _ in lexical] + [i for i, _ in thread]))
     notes: dict[str, Note] = {

@@ -29,7 +29,16 @@ GetChanges         list[Change] oldest first (by note, or by change id)
 CountAll           dict(notes=, links=, changes=) in the scope (all scopes if None)
 ListScopes         list[Scope] that hold at least one note
 GetMeta / PutMeta  str | None / None: store-level settings (embedding model, ...)
+SearchText         list[(note id, score)]: full-text top ``k`` in the scope, best
+                   first, scores > 0 (higher is better); ``field="note"`` scores
+                   the note's own text, ``"thread"`` adds the text of the notes
+                   it answers or follows (:mod:`zettelmem.stores.lexical`). Any
+                   user text is a valid query (operators are searched as words);
+                   no words, ``k <= 0`` or an empty scope give ``[]``.
 =================  ==========================================================
+
+Full-text rows are written in the same transaction as the note and link writes
+that change them, so they can never disagree with the notes after a crash.
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ from typing import Any, Concatenate, Generic, Literal, ParamSpec, TypeVar, cast
 from zettelmem.errors import ChangeNotFound, NoteNotFound
 from zettelmem.filters import Filter
 from zettelmem.models import Change, Link, Note, Scope
+from zettelmem.stores.lexical import TextField
 
 __all__ = [
     "CountAll",
@@ -61,6 +71,7 @@ __all__ = [
     "PutLinks",
     "PutMeta",
     "PutNotes",
+    "SearchText",
 ]
 
 
@@ -142,6 +153,15 @@ class PutMeta:
     value: str
 
 
+@dataclass(frozen=True, slots=True)
+class SearchText:
+    scope: Scope
+    query: str
+    k: int
+    field: TextField = "note"
+    where: Filter | None = None
+
+
 Op = (
     PutNotes
     | GetNotes
@@ -156,6 +176,7 @@ Op = (
     | ListScopes
     | GetMeta
     | PutMeta
+    | SearchText
 )
 
 
@@ -297,6 +318,12 @@ def _list_scopes() -> _Request[list[Scope]]:
     return _Request((ListScopes(),), _first)
 
 
+def _search_text(scope: Scope, query: str, k: int, field: TextField = "note",
+                 where: Filter | None = None) -> _Request[list[tuple[str, float]]]:
+    """Full-text top ``k`` (note id, score) in ``scope``, best first."""
+    return _Request((SearchText(scope, query, k, field, where),), _first)
+
+
 def _get_meta(key: str) -> _Request[str | None]:
     """A store-level setting (embedding model, session tails, ...), ``None`` if unset."""
     return _Request((GetMeta(key),), _first)
@@ -341,8 +368,17 @@ class GraphStore(ABC):
     get_change, aget_change = _twins(_get_change)
     count_all, acount_all = _twins(_count_all)
     list_scopes, alist_scopes = _twins(_list_scopes)
+    search_text, asearch_text = _twins(_search_text)
     get_meta, aget_meta = _twins(_get_meta)
     put_meta, aput_meta = _twins(_put_meta)
+
+    def check_text_index(self, scope: Scope | None = None, repair: bool = False) -> dict[str, list[str]]:
+        """Note ids whose full-text rows are ``missing``, ``stale`` or ``orphan`` (rows without a note).
+
+        With ``repair``, rebuild those rows (the result still lists what was found). The
+        default suits backends whose full-text index is kept by the database itself.
+        """
+        return {"missing": [], "stale": [], "orphan": []}
 
     def __enter__(self) -> GraphStore:
         return self

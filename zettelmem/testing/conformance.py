@@ -497,6 +497,86 @@ class GraphStoreConformance:
         drop_chroma_collection(client, name)
 
 
+    # -- full-text search -------------------------------------------------------------------
+    def test_search_text_ranks_words_in_every_field(self, store: GraphStore, scope: Scope) -> None:
+        hike = make_note(scope, "We went hiking in the mountains last Sunday", i=0)
+        kitten = make_note(scope, "I adopted a kitten named Miso", i=1, keywords=["shelter"], tags=["pets"],
+                           entities=["Miso"], context="about a new cat")
+        both = make_note(scope, "The kitten hates hiking", i=2)
+        store.put_notes([hike, kitten, both])
+        hits = store.search_text(scope, "kittens", 10)
+        assert [i for i, _ in hits] == [kitten.id, both.id] or [i for i, _ in hits] == [both.id, kitten.id]
+        assert all(s > 0 for _, s in hits) and [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+        for word in ("shelter", "pets", "cat", "miso"):  # keywords, tags, context, entities
+            assert [i for i, _ in store.search_text(scope, word, 10)] == [kitten.id], word
+        assert store.search_text(scope, "mountain hike", 10)[0][0] == hike.id  # stemmed
+        assert len(store.search_text(scope, "kitten hiking", 1)) == 1
+        assert store.search_text(scope, "kitten hiking", 10)[0][0] == both.id  # both words beat one
+        assert store.search_text(scope, "submarine", 10) == []
+
+    def test_search_text_follows_note_writes(self, store: GraphStore, scope: Scope) -> None:
+        a = make_note(scope, "the lighthouse keeper")
+        store.put_notes([a])
+        assert [i for i, _ in store.search_text(scope, "lighthouse", 5)] == [a.id]
+        store.put_notes([a.model_copy(update={"tags": ["harbour"]})])
+        assert [i for i, _ in store.search_text(scope, "harbour", 5)] == [a.id]
+        store.put_notes([a.model_copy(update={"content": "the ferry captain", "tags": []})])
+        assert store.search_text(scope, "lighthouse harbour", 5) == []
+        assert [i for i, _ in store.search_text(scope, "ferry", 5)] == [a.id]
+        store.delete_notes(scope, [a.id])
+        assert store.search_text(scope, "ferry", 5) == []
+
+    def test_search_text_thread(self, store: GraphStore, scope: Scope) -> None:
+        question = make_note(scope, "Did you visit the volcano?", i=0)
+        answer = make_note(scope, "Yes, last Sunday!", i=1)
+        follow = make_note(scope, "It was smoking a little.", i=2)
+        store.put_notes([question, answer, follow])
+        assert [i for i, _ in store.search_text(scope, "volcano", 5, "thread")] == [question.id]
+        store.put_links(scope, [Link(source=answer.id, target=question.id, relation=Relation.ANSWERS),
+                                Link(source=follow.id, target=answer.id, relation=Relation.FOLLOWS),
+                                Link(source=follow.id, target=question.id, relation=Relation.RELATES_TO)])
+        assert {i for i, _ in store.search_text(scope, "volcano", 5, "thread")} == {question.id, answer.id}
+        assert [i for i, _ in store.search_text(scope, "volcano", 5, "note")] == [question.id]
+        assert {i for i, _ in store.search_text(scope, "sunday", 5, "thread")} == {answer.id, follow.id}
+        # the thread follows the content of the note answered, its links and its deletion
+        store.put_notes([question.model_copy(update={"content": "Did you visit the glacier?"})])
+        assert {i for i, _ in store.search_text(scope, "glacier", 5, "thread")} == {question.id, answer.id}
+        assert store.search_text(scope, "volcano", 5, "thread") == []
+        store.delete_links(scope, [(answer.id, question.id, None)])
+        assert [i for i, _ in store.search_text(scope, "glacier", 5, "thread")] == [question.id]
+        store.put_links(scope, [Link(source=answer.id, target=question.id, relation=Relation.ANSWERS)])
+        store.delete_notes(scope, [question.id])
+        assert store.search_text(scope, "glacier", 5, "thread") == []
+        assert {i for i, _ in store.search_text(scope, "sunday", 5, "thread")} == {answer.id, follow.id}
+        store.put_links(scope, [Link(source=follow.id, target=answer.id, relation=Relation.ANSWERS)])  # 2 relations
+        assert store.check_text_index(scope) == {"missing": [], "stale": [], "orphan": []}
+
+    def test_search_text_is_scoped_and_filtered(self, store: GraphStore, new_scope: Any) -> None:
+        s1, s2, empty = new_scope("a"), new_scope("ab"), new_scope("abc")
+        a1 = make_note(s1, "penguin colony", tags=["alpha"], i=0)
+        b1 = make_note(s1, "penguin parade", tags=["beta"], i=1)
+        a2 = make_note(s2, "penguin colony penguin", tags=["alpha"], i=2)
+        store.put_notes([a1, b1, a2])
+        assert {i for i, _ in store.search_text(s1, "penguin", 10)} == {a1.id, b1.id}
+        assert [i for i, _ in store.search_text(s2, "penguin", 10, "thread")] == [a2.id]
+        assert store.search_text(empty, "penguin", 10) == []
+        assert [i for i, _ in store.search_text(s1, "penguin", 10, where=Filter(tags_any=("beta",)))] == [b1.id]
+        assert store.search_text(s1, "penguin", 10, where=Filter(tags_any=("gamma",))) == []
+
+    @pytest.mark.parametrize("query", [
+        "", "   ", "*", '"', "OR", "-", ":", "\\", "AND NOT", "(", ")", "[x TO y]", "~", "^2", "{}", "+-&&||!",
+        'title:"x" OR *', "NEAR(a b)", "a*", "x AND", "'", "\x00", "名前", "a" * 10_000, "word " * 2_000,
+    ], ids=lambda q: repr(q[:12]))
+    def test_search_text_takes_any_text(self, store: GraphStore, scope: Scope, query: str) -> None:
+        note = make_note(scope, "The title of the book is x and the word NEAR the end")
+        store.put_notes([note])
+        for field in ("note", "thread"):
+            hits = store.search_text(scope, query, 5, field)
+            assert isinstance(hits, list) and all(i == note.id for i, _ in hits)
+        assert [i for i, _ in store.search_text(scope, 'title:"x" OR *', 5)] == [note.id]  # searched as words
+        assert store.search_text(scope, "book", 0) == []
+
+
 def _keys(links: list[Link]) -> set[tuple[str, str, str]]:
     return {lk.key for lk in links}
 

@@ -12,7 +12,8 @@ bounds) travels as a parameter. Graph layout::
 
     (:Note {id, scope, seq, data, content, context, keywords, tags, entities,
             memory_type, version, built_by_kind, t_event, t_created,
-            valid_from, valid_to, created_at, event_time, ...})
+            valid_from, valid_to, created_at, event_time, ...,
+            text_keywords, text_tags, text_entities, text_thread, text_scope})
     (:Note)-[:LINK {key, scope, relation, weight, rationale, created_by,
                     created_by_kind, created_at, data}]->(:Note)
     (:Change {id, note_id, scope, seq, kind, ..., data})-[:OF]->(:Note)
@@ -23,11 +24,21 @@ properties are for filters, indexes and people browsing the graph. ``seq`` comes
 from one counter and gives notes and changes their insertion order (the
 contract's "oldest first"). Links carry a single relationship type, ``LINK``,
 with ``relation`` as a property, so a new relation needs no schema change.
+
+Full-text search runs on the Lucene index ``zm_note_text`` (migration 0003) over
+``content``, ``context`` and the ``text_*`` properties: lists joined into
+strings, the thread (contents of the notes a note answers or follows, kept up
+to date by every write that changes them) and ``text_scope``, one token per
+scope that each query requires, so Lucene only scores the scope's notes. The
+query text is built from :func:`~zettelmem.stores.lexical.query_words`, each
+word quoted and escaped: user text is never parsed as Lucene syntax.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -49,7 +60,9 @@ from zettelmem.stores.base import (
     PutLinks,
     PutMeta,
     PutNotes,
+    SearchText,
 )
+from zettelmem.stores.lexical import FIELDS, THREAD_RELATIONS, query_words
 
 __all__ = [
     "WRITE_OPS",
@@ -60,7 +73,10 @@ __all__ = [
     "is_write",
     "link_key",
     "link_props",
+    "lucene_query",
     "note_props",
+    "scope_token",
+    "text_props",
 ]
 
 #: Ops that write; a batch holding any of them runs in a write transaction.
@@ -90,6 +106,48 @@ def _ts(value: Any) -> float | None:
 
 
 # -- properties ---------------------------------------------------------------------
+#: The full-text index and the node property of each indexed field.
+TEXT_INDEX = "zm_note_text"
+TEXT_PROPS = dict(zip(FIELDS, ("content", "context", "text_keywords", "text_tags", "text_entities",
+                               "text_thread"), strict=True))
+#: Lucene boosts of the fields in a "note" and a "thread" search (0: not searched).
+NOTE_BOOSTS = {"content": 1.0, "context": 1.0, "keywords": 1.0, "tags": 1.0, "entities": 1.0, "thread": 0.0}
+THREAD_BOOSTS = {**NOTE_BOOSTS, "thread": 1.0}
+
+
+def scope_token(scope_key: str) -> str:
+    """One Lucene token per scope (letters and digits), required by every full-text query."""
+    return "zs" + hashlib.sha256(scope_key.encode()).hexdigest()[:32]
+
+
+def text_props(note: Note) -> dict[str, Any]:
+    """The full-text properties of a note, except its thread (set by the thread statements)."""
+    return {
+        "text_keywords": " ".join(note.keywords),
+        "text_tags": " ".join(note.tags),
+        "text_entities": " ".join(note.entities),
+        "text_scope": scope_token(note.scope.key),
+    }
+
+
+_LUCENE_SPECIAL = re.compile(r'([+\-!(){}\[\]^"~*?:\\/]|&&|\|\|)')
+
+
+def _quote(word: str) -> str:
+    return '"' + _LUCENE_SPECIAL.sub(r"\\\1", word) + '"'
+
+
+def lucene_query(query: str, scope_key: str, field: str) -> str | None:
+    """A Lucene query for the words of ``query`` in one scope, or None if it has no words."""
+    words = query_words(query)
+    if not words:
+        return None
+    boosts = NOTE_BOOSTS if field == "note" else THREAD_BOOSTS
+    terms = " OR ".join(_quote(w) for w in words)
+    clauses = " OR ".join(f"{TEXT_PROPS[f]}:({terms})^{b:g}" for f, b in boosts.items() if b > 0)
+    return f'+text_scope:"{scope_token(scope_key)}" +({clauses})'
+
+
 def note_props(note: Note) -> dict[str, Any]:
     """Node properties of a note (``None`` removes a property on upsert)."""
     when = note.event_time or note.created_at
@@ -120,6 +178,7 @@ def note_props(note: Note) -> dict[str, Any]:
         "valid_from": _ts(note.valid_from),
         "valid_to": _ts(note.valid_to),
         "data": note.model_dump_json(),
+        **text_props(note),
     }
 
 
@@ -281,6 +340,55 @@ RETURN notes, links, changes
 
 Q_LIST_SCOPES = "MATCH (n:Note) RETURN DISTINCT n.scope AS scope"
 
+# Rewrite ``n.text_thread`` from the notes ``n`` answers or follows ({skip}: targets going away).
+_SET_THREAD = """
+OPTIONAL MATCH (n)-[t:LINK]->(m:Note) WHERE t.relation IN $rels AND m.scope = n.scope{skip}
+WITH DISTINCT n, m ORDER BY m.id
+WITH n, collect(m.content) AS texts
+SET n.text_thread = CASE size(texts) WHEN 0 THEN null
+    ELSE reduce(acc = head(texts), x IN tail(texts) | acc + '\n' + x) END
+"""
+
+Q_THREAD_OF = """
+UNWIND $ids AS id
+MATCH (n:Note {id: id}) WHERE n.scope = $scope
+WITH DISTINCT n
+""" + _SET_THREAD.format(skip="")
+
+# After notes are put: their own thread and the threads that quote them.
+Q_THREAD_AFTER_PUT = """
+UNWIND $ids AS id
+MATCH (x:Note {id: id})
+OPTIONAL MATCH (s:Note)-[r:LINK]->(x) WHERE r.relation IN $rels AND s.scope = x.scope
+WITH collect(DISTINCT x) + collect(DISTINCT s) AS touched
+UNWIND touched AS n
+WITH DISTINCT n
+""" + _SET_THREAD.format(skip="")
+
+# Before notes are deleted: the threads that quote them, without them.
+Q_THREAD_BEFORE_DELETE = """
+MATCH (n:Note)-[r:LINK]->(x:Note)
+WHERE x.id IN $ids AND x.scope = $scope AND n.scope = $scope AND r.relation IN $rels AND NOT n.id IN $ids
+WITH DISTINCT n
+""" + _SET_THREAD.format(skip=" AND NOT m.id IN $ids")
+
+# What ``check`` compares: each note's indexed properties and the thread it should have.
+Q_TEXT_STATE = """
+MATCH (n:Note) WHERE $scope IS NULL OR n.scope = $scope
+OPTIONAL MATCH (n)-[t:LINK]->(m:Note) WHERE t.relation IN $rels AND m.scope = n.scope
+WITH DISTINCT n, m ORDER BY m.id
+WITH n, collect(m.content) AS texts
+RETURN n.data AS data, n.content AS content, n.context AS context, n.text_keywords AS text_keywords,
+       n.text_tags AS text_tags, n.text_entities AS text_entities, n.text_scope AS text_scope,
+       n.text_thread AS text_thread, texts
+"""
+
+Q_SEARCH_TEXT = """
+CALL db.index.fulltext.queryNodes($index, $query, $options) YIELD node, score
+WHERE node.scope = $scope AND ({where})
+RETURN node.id AS id, score ORDER BY score DESC, id LIMIT $k
+"""
+
 Q_GET_META = "MATCH (m:ZmMeta {key: $key}) RETURN m.value AS value"
 
 Q_PUT_META = "MERGE (m:ZmMeta {key: $key}) SET m.value = $value"
@@ -292,7 +400,8 @@ def _put_notes(op: PutNotes, size: int) -> list[Statement]:
     out: list[Statement] = []
     for chunk in _chunks(rows, size):
         ids = [{"id": r["id"], "scope": r["scope"]} for r in chunk]
-        out += [Statement(Q_NOTE_CONFLICTS, {"rows": ids}), Statement(Q_PUT_NOTES, {"rows": list(chunk)})]
+        out += [Statement(Q_NOTE_CONFLICTS, {"rows": ids}), Statement(Q_PUT_NOTES, {"rows": list(chunk)}),
+                Statement(Q_THREAD_AFTER_PUT, {"ids": [r["id"] for r in ids], "rels": list(THREAD_RELATIONS)})]
     return out
 
 
@@ -315,7 +424,8 @@ def _delete_notes(op: DeleteNotes, size: int) -> list[Statement]:
     out: list[Statement] = []
     for chunk in _chunks(ids, size):
         params = {"ids": list(chunk), "scope": op.scope.key}
-        out += [Statement(Q_DELETE_CHANGES_OF, params), Statement(Q_DELETE_NOTES, params)]
+        out += [Statement(Q_THREAD_BEFORE_DELETE, {**params, "rels": list(THREAD_RELATIONS)}),
+                Statement(Q_DELETE_CHANGES_OF, params), Statement(Q_DELETE_NOTES, params)]
     return out
 
 
@@ -328,12 +438,20 @@ def _put_links(op: PutLinks, size: int) -> list[Statement]:
             Statement(Q_MISSING_ENDS, {"ids": ends, "scope": op.scope.key}),
             Statement(Q_PUT_LINKS, {"rows": rows, "scope": op.scope.key}),
         ]
+        sources = list(dict.fromkeys(lk.source for lk in chunk if lk.relation.value in THREAD_RELATIONS))
+        if sources:
+            out.append(Statement(Q_THREAD_OF, {"ids": sources, "scope": op.scope.key,
+                                               "rels": list(THREAD_RELATIONS)}))
     return out
 
 
 def _delete_links(op: DeleteLinks, size: int) -> list[Statement]:
     keys = [{"source": s, "target": t, "relation": r} for s, t, r in dict.fromkeys(op.keys)]
-    return [Statement(Q_DELETE_LINKS, {"keys": list(c), "scope": op.scope.key}) for c in _chunks(keys, size)]
+    out = [Statement(Q_DELETE_LINKS, {"keys": list(c), "scope": op.scope.key}) for c in _chunks(keys, size)]
+    sources = list(dict.fromkeys(k["source"] for k in keys if k["relation"] in (None, *THREAD_RELATIONS)))
+    if sources:
+        out.append(Statement(Q_THREAD_OF, {"ids": sources, "scope": op.scope.key, "rels": list(THREAD_RELATIONS)}))
+    return out
 
 
 def _get_links(op: GetLinks, size: int) -> list[Statement]:
@@ -363,6 +481,18 @@ def _count(op: CountAll, size: int) -> list[Statement]:
     return [Statement(Q_COUNT_SCOPE, {"scope": op.scope.key})]
 
 
+def _search_text(op: SearchText, size: int) -> list[Statement]:
+    if op.field not in ("note", "thread"):
+        raise ValueError(f"field must be 'note' or 'thread', not {op.field!r}")
+    query = lucene_query(op.query, op.scope.key, op.field)
+    if query is None or op.k <= 0:
+        return []
+    where, params = cypher_where(op.where, "node", "f_")
+    options = {} if op.where is not None else {"limit": op.k}  # a filter may drop some of Lucene's top k
+    return [Statement(Q_SEARCH_TEXT.format(where=where), {
+        **params, "index": TEXT_INDEX, "query": query, "options": options, "scope": op.scope.key, "k": op.k})]
+
+
 _COMPILERS: dict[type, Callable[[Any, int], list[Statement]]] = {
     PutNotes: _put_notes,
     GetNotes: _get_notes,
@@ -377,6 +507,7 @@ _COMPILERS: dict[type, Callable[[Any, int], list[Statement]]] = {
     ListScopes: lambda op, size: [Statement(Q_LIST_SCOPES, {})],
     GetMeta: lambda op, size: [Statement(Q_GET_META, {"key": op.key})],
     PutMeta: lambda op, size: [Statement(Q_PUT_META, {"key": op.key, "value": op.value})],
+    SearchText: _search_text,
 }
 
 
@@ -428,4 +559,6 @@ def decode(op: Op, results: Sequence[Records]) -> Any:
         return sorted((Scope.from_key(row["scope"]) for row in rows), key=lambda s: s.key)
     if isinstance(op, GetMeta):
         return rows[0]["value"] if rows else None
+    if isinstance(op, SearchText):
+        return [(str(row["id"]), float(row["score"])) for row in rows if row["score"] > 0]
     raise TypeError(f"unknown op {op!r}")

@@ -27,7 +27,9 @@ from zettelmem.errors import (
     StoreError,
     ZettelmemError,
 )
+from zettelmem.models import Note, Scope
 from zettelmem.stores.base import GraphStore, Op
+from zettelmem.stores.lexical import THREAD_RELATIONS
 from zettelmem.stores.neo4j import cypher
 from zettelmem.stores.neo4j.migrations import check_schema, migrate
 
@@ -114,8 +116,56 @@ class Neo4jGraphStore(GraphStore):
         """Like :meth:`setup`, returning the ids of the migrations it applied."""
         with self._errors("migrate"):
             applied = migrate(self._driver, self.database)
+            self._backfill_text()
         self._schema_ok = True
         return applied
+
+    def _backfill_text(self) -> None:
+        """Give notes written before migration 0003 their full-text properties (idempotent)."""
+        rows = self._transaction(lambda tx: tx.run(
+            "MATCH (n:Note) WHERE n.text_scope IS NULL RETURN n.data AS data").data(),
+            False, "full-text backfill")
+        self._write_text([Note.model_validate_json(r["data"]) for r in rows])
+
+    def _write_text(self, notes: Sequence[Note]) -> None:
+        """Rewrite the full-text properties (and threads) of these notes, in batches."""
+        size = self.config.batch_size
+        for start in range(0, len(notes), size):
+            props = [{"id": n.id, "props": {"content": n.content, "context": n.context, **cypher.text_props(n)}}
+                     for n in notes[start : start + size]]
+
+            def work(tx: Any, props: list[dict[str, Any]] = props) -> None:
+                tx.run("UNWIND $rows AS row MATCH (n:Note {id: row.id}) SET n += row.props", rows=props).consume()
+                tx.run(cypher.Q_THREAD_AFTER_PUT, ids=[p["id"] for p in props],
+                       rels=list(THREAD_RELATIONS)).consume()
+
+            self._transaction(work, True, "full-text rewrite")
+
+    def check_text_index(self, scope: Scope | None = None, repair: bool = False) -> dict[str, list[str]]:
+        """Notes whose indexed properties (``content``, ``context``, ``text_*``) disagree with the note.
+
+        Lucene keeps the index itself in step with the properties, so there are no orphan rows;
+        ``missing`` are notes without full-text properties (written before migration 0003).
+        """
+        self._ensure_schema()
+        rows = self._transaction(lambda tx: tx.run(
+            cypher.Q_TEXT_STATE, scope=None if scope is None else scope.key, rels=list(THREAD_RELATIONS)).data(),
+            False, "full-text check")
+        missing: list[str] = []
+        stale: dict[str, Note] = {}
+        for row in rows:
+            note = Note.model_validate_json(row["data"])
+            if row["text_scope"] is None:
+                missing.append(note.id)
+                stale[note.id] = note
+                continue
+            want = {"content": note.content, "context": note.context, **cypher.text_props(note),
+                    "text_thread": "\n".join(row["texts"]) or None}
+            if any(row[k] != v for k, v in want.items()):
+                stale[note.id] = note
+        if repair and stale:
+            self._write_text(list(stale.values()))
+        return {"missing": sorted(missing), "stale": sorted(set(stale) - set(missing)), "orphan": []}
 
     def check_schema(self) -> None:
         """Raise :class:`SchemaVersionError` unless the schema is fully migrated."""

@@ -1,0 +1,140 @@
+"""Crash fuzzing: kill -9 a writer doing random operations, at random points, again and again.
+
+A writer subprocess runs a seeded random mix of add / add_many / update / link /
+delete / evolve on one home and prints each operation's acknowledgement (what
+the call returned) the moment it returns. The test kills it with SIGKILL after
+a random delay, reopens the store and checks that every acknowledged note, link
+and change is present (unless an acknowledged delete removed it, or the delete
+in flight at the kill may have), that ``check --repair`` restores agreement and
+``check`` then passes; then it starts the writer again on the same home. The
+number of kills and acknowledged operations is printed at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+from zettelmem import Memory, Scope, Settings
+from zettelmem.config import HashingEmbeddingConfig
+
+KILLS = int(os.environ.get("ZETTELMEM_FUZZ_KILLS", "8"))
+STATS: dict[str, int] = {"kills": 0, "acknowledged ops": 0, "ops in flight at a kill": 0}
+SCOPE = Scope(user_id="crashfuzz")
+
+WRITER = textwrap.dedent(
+    """
+    import json, random, sys
+    from zettelmem import Memory, Scope, Settings
+    from zettelmem.config import HashingEmbeddingConfig
+    home, seed = sys.argv[1], int(sys.argv[2])
+    rng = random.Random(seed)
+    words = "heron pond Lisbon tram yellow violin lesson Maya Jonas bakery river bridge rain garden".split()
+    scope = Scope(user_id="crashfuzz")
+    m = Memory(Settings(home=home, embedding=HashingEmbeddingConfig(dims=64), use_llm=False))
+    def say(kind, **kw):
+        sys.stdout.write(json.dumps({"kind": kind, **kw}) + "\\n")
+        sys.stdout.flush()
+    ids = [n.id for n in m.list(scope)]
+    say("ready")
+    while True:
+        text = lambda: " ".join(rng.choice(words) for _ in range(rng.randint(3, 8)))
+        op = rng.choice(["add", "add", "add_many", "update", "link", "delete", "evolve"])
+        if op in ("update", "link", "delete", "evolve") and len(ids) < 2:
+            op = "add"
+        if op == "add":
+            say("begin", op=op)
+            r = m.add(text(), scope=scope)
+            ids.append(r.note.id)
+            say("ack", op=op, notes=[r.note.id], links=[list(l.key) for l in r.links],
+                changes=[[c.id, c.note_id] for c in r.changes])
+        elif op == "add_many":
+            say("begin", op=op)
+            rs = m.add_many([text() for _ in range(rng.randint(2, 12))], scope=scope, batch_size=rng.randint(1, 5))
+            ids += [r.note.id for r in rs]
+            say("ack", op=op, notes=[r.note.id for r in rs], links=[list(l.key) for r in rs for l in r.links],
+                changes=[[c.id, c.note_id] for r in rs for c in r.changes])
+        elif op == "update":
+            target = rng.choice(ids)
+            say("begin", op=op, target=target)
+            c = m.update(target, scope, tags=[rng.choice(words)])
+            say("ack", op=op, changes=[[c.id, c.note_id]] if c.after else [])
+        elif op == "link":
+            a, b = rng.sample(ids, 2)
+            say("begin", op=op)
+            lk = m.link(a, b, scope, relation="supports", weight=0.7)
+            say("ack", op=op, links=[list(lk.key)])
+        elif op == "delete":
+            target = rng.choice(ids)
+            say("begin", op=op, target=target)
+            m.delete([target], scope)
+            ids.remove(target)
+            say("ack", op=op, deleted=[target])
+        else:
+            say("begin", op=op)
+            rs = m.evolve(None, scope)
+            say("ack", op=op, changes=[[c.id, c.note_id] for r in rs for c in r.changes])
+    """
+)
+
+
+def _run_and_kill(home: Path, seed: int, delay: float) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Start the writer, kill -9 it ``delay`` seconds after it is ready; its acks and the op in flight."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(home), str(seed)], stdout=subprocess.PIPE,
+                            text=True, env=env)
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    assert json.loads(first)["kind"] == "ready", first
+    time.sleep(delay)
+    os.kill(proc.pid, signal.SIGKILL)
+    out, _ = proc.communicate(timeout=60)
+    events = [json.loads(x) for x in out.splitlines() if x.strip().endswith("}")]
+    acks = [e for e in events if e["kind"] == "ack"]
+    begins = [e for e in events if e["kind"] == "begin"]
+    in_flight = begins[-1] if len(begins) > len(acks) else None
+    return acks, in_flight
+
+
+def test_kill_minus_9_at_random_points_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    rng = random.Random(8)
+    notes: set[str] = set()
+    links: set[tuple[str, str, str]] = set()
+    changes: dict[str, str] = {}  # change id -> note id
+    deleted: set[str] = set()
+    for trial in range(KILLS):
+        acks, in_flight = _run_and_kill(home, seed=trial, delay=rng.uniform(0.3, 2.5))
+        STATS["kills"] += 1
+        STATS["acknowledged ops"] += len(acks)
+        STATS["ops in flight at a kill"] += in_flight is not None
+        for a in acks:
+            notes |= set(a.get("notes", []))
+            links |= {(k[0], k[1], k[2]) for k in a.get("links", [])}
+            changes.update(dict(a.get("changes", [])))
+            deleted |= set(a.get("deleted", []))
+        maybe_gone = {in_flight["target"]} if in_flight and in_flight["op"] == "delete" else set()
+        with Memory(Settings(home=home, embedding=HashingEmbeddingConfig(dims=64), use_llm=False)) as m:
+            stored = {n.id for n in m.list(SCOPE)}
+            alive = notes - deleted
+            assert alive - maybe_gone <= stored, f"trial {trial}: acknowledged notes lost"
+            assert not (deleted & stored), f"trial {trial}: acknowledged deletes undone"
+            kept = {lk.key for lk in m.aio.graph.get_links(SCOPE, sorted(stored))}
+            want = {k for k in links if k[0] in stored and k[1] in stored}
+            assert want <= kept, f"trial {trial}: acknowledged links lost"
+            for change_id, note_id in changes.items():
+                if note_id in stored:
+                    assert change_id in {c.id for c in m.history(note_id, SCOPE)}, f"trial {trial}: change lost"
+            m.check(repair=True)
+            report = m.check()
+            assert report.ok, f"trial {trial}: {report}"
+            notes, deleted = stored, set()  # what survived is the new baseline (in-flight work included)
+    assert STATS["acknowledged ops"] > KILLS, "the writer never got going"
