@@ -111,6 +111,7 @@ def test_kill_minus_9_at_random_points_loses_nothing_acknowledged(tmp_path: Path
     links: set[tuple[str, str, str]] = set()
     changes: dict[str, str] = {}  # change id -> note id
     deleted: set[str] = set()
+    maybe_gone: set[str] = set()  # targets of deletes in flight at a kill: committed or not, for good
     for trial in range(KILLS):
         acks, in_flight = _run_and_kill(home, seed=trial, delay=rng.uniform(0.3, 2.5))
         STATS["kills"] += 1
@@ -121,7 +122,8 @@ def test_kill_minus_9_at_random_points_loses_nothing_acknowledged(tmp_path: Path
             links |= {(k[0], k[1], k[2]) for k in a.get("links", [])}
             changes.update(dict(a.get("changes", [])))
             deleted |= set(a.get("deleted", []))
-        maybe_gone = {in_flight["target"]} if in_flight and in_flight["op"] == "delete" else set()
+        if in_flight and in_flight["op"] == "delete":
+            maybe_gone.add(in_flight["target"])
         with Memory(Settings(home=home, embedding=HashingEmbeddingConfig(dims=64), use_llm=False)) as m:
             stored = {n.id for n in m.list(SCOPE)}
             alive = notes - deleted
