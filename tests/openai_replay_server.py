@@ -10,7 +10,14 @@ Serves ``POST /v1/chat/completions`` (and ``GET /v1/models``) from fixture files
 
 Inside ``body``, the strings ``"$MODEL"`` and ``"$ID"`` are replaced with the request's
 model and a fresh completion id. Replies are queued per test with :meth:`queue`;
-every request body is kept in :attr:`requests` for assertions. Run it by hand with
+every request body is kept in :attr:`requests` for assertions.
+
+The structured-output probe (``zettelmem.llm.probe``, sent when the method is
+``auto``) is answered apart, without using the queue, as a server that honours the
+methods in ``honours`` would: a correct reply for those, a 400 for a ``json_schema``
+response format it does not support, plain text (``tool_choice`` ignored, as
+llama.cpp's server does with an object) for a tool call it does not honour. Probe
+requests go to :attr:`probes`, not :attr:`requests`. Run it by hand with
 ``python tests/openai_replay_server.py joint_good`` (replays that reply forever).
 """
 
@@ -21,20 +28,24 @@ import itertools
 import json
 import sys
 import threading
+import urllib.error
+import urllib.request
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-__all__ = ["REPLIES", "ReplayServer", "load_reply"]
+__all__ = ["REPLIES", "RecordingProxy", "ReplayServer", "load_reply"]
 
 REPLIES = Path(__file__).parent / "replies"
+_PROBE = "zettelmem_probe"
 _ids = itertools.count(1)
 
 
 def load_reply(name: str) -> dict[str, Any]:
     """A fixture from ``tests/replies/<name>.json``."""
-    return json.loads((REPLIES / f"{name}.json").read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads((REPLIES / f"{name}.json").read_text(encoding="utf-8"))
+    return data
 
 
 def _substitute(value: Any, model: str, completion_id: str) -> Any:
@@ -52,9 +63,11 @@ def _substitute(value: Any, model: str, completion_id: str) -> Any:
 class ReplayServer:
     """A threaded loopback server; use as a context manager."""
 
-    def __init__(self, *, repeat: str | None = None) -> None:
+    def __init__(self, *, repeat: str | None = None, honours: tuple[str, ...] = ("function_calling",)) -> None:
         self.replies: deque[dict[str, Any]] = deque()
         self.requests: list[dict[str, Any]] = []
+        self.probes: list[dict[str, Any]] = []
+        self.honours = honours
         self.headers: list[dict[str, str]] = []
         self.repeat = load_reply(repeat) if repeat else None
         self._stop = threading.Event()
@@ -66,7 +79,7 @@ class ReplayServer:
     @property
     def base_url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://{host!s}:{port}/v1"
 
     def queue(self, *names: str) -> ReplayServer:
         """Queue fixtures by name, answered in order."""
@@ -74,7 +87,7 @@ class ReplayServer:
             self.replies.extend(load_reply(name) for name in names)
         return self
 
-    def start(self) -> ReplayServer:
+    def start(self) -> Self:
         self._thread.start()
         return self
 
@@ -84,13 +97,43 @@ class ReplayServer:
         self._httpd.server_close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> ReplayServer:
-        return self.start()
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _probe_reply(self, request: dict[str, Any]) -> dict[str, Any] | None:
+        """The answer to a structured-output probe, or None if ``request`` is not one."""
+        fmt = request.get("response_format") or {}
+        tools = request.get("tools") or []
+        is_probe = fmt.get("json_schema", {}).get("name") == _PROBE or (
+            bool(tools) and tools[0].get("function", {}).get("name") == _PROBE
+        )
+        if not is_probe:
+            return None
+        with self._lock:
+            self.probes.append(request)
+        if fmt.get("type") == "json_schema":
+            if "json_schema" not in self.honours:
+                return {"status": 400, "body": {"error": {"message": "response_format json_schema not supported"}}}
+            message: dict[str, Any] = {"role": "assistant", "content": '{"probe": "zettelmem"}'}
+        else:
+            if "function_calling" in self.honours:
+                call = {"id": "call_probe", "type": "function",
+                        "function": {"name": _PROBE, "arguments": '{"probe": "zettelmem"}'}}
+                message = {"role": "assistant", "content": None, "tool_calls": [call]}
+            else:
+                message = {"role": "assistant", "content": "Hello there, friend!"}
+        usage = {"prompt_tokens": 20, "completion_tokens": 6, "total_tokens": 26}
+        return {"body": {"id": "$ID", "object": "chat.completion", "created": 0, "model": "$MODEL", "usage": usage,
+                         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}}
+
     def _next(self, request: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        probe = self._probe_reply(request)
+        if probe is not None:
+            return probe
         with self._lock:
             self.requests.append(request)
             self.headers.append(headers)
@@ -155,6 +198,43 @@ class ReplayServer:
                 self._send(int(reply.get("status", 200)), payload, reply.get("headers", {}))
 
         return Handler
+
+
+class RecordingProxy(ReplayServer):
+    """Forwards every request to a real endpoint and keeps its chat completions.
+
+    :attr:`recorded` holds ``(request, {"status", "body"})`` pairs of the real
+    completions (structured-output probes are forwarded but not kept), to be written
+    as replay fixtures.
+    """
+
+    def __init__(self, upstream: str, *, timeout: float = 1800.0) -> None:
+        super().__init__()
+        self.upstream = upstream.rstrip("/")
+        self.timeout = timeout
+        self.recorded: list[tuple[dict[str, Any], dict[str, Any]]] = []
+
+    def _next(self, request: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        fmt = request.get("response_format") or {}
+        tools = request.get("tools") or []
+        probe = fmt.get("json_schema", {}).get("name") == _PROBE or (
+            bool(tools) and tools[0].get("function", {}).get("name") == _PROBE
+        )
+        req = urllib.request.Request(
+            f"{self.upstream}/chat/completions", data=json.dumps(request).encode(),
+            headers={"Content-Type": "application/json"}, method="POST",
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                status, raw = resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            status, raw = exc.code, exc.read()
+        reply = {"status": status, "body": json.loads(raw)}
+        with self._lock:
+            (self.probes if probe else self.requests).append(request)
+            if not probe:
+                self.recorded.append((request, reply))
+        return reply
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use

@@ -227,8 +227,15 @@ class _FakeMemory:
 
     def add_many(self, items: list[dict], scope: object) -> list[object]:
         assert all(isinstance(it["event_time"], datetime) for it in items)
+        from types import SimpleNamespace
+
+        start = len(self.items)
         self.items += [dict(it, scope=scope) for it in items]
-        return [object() for _ in items]
+        return [SimpleNamespace(note=SimpleNamespace(id=f"n{start + i}", provenance=it["provenance"]))
+                for i, it in enumerate(items)]
+
+    def stats(self, scope: object) -> dict[str, int]:
+        return {"notes": len(self.items)}
 
     def search(self, query: str, scope: object, k: int = 10) -> list[object]:
         from types import SimpleNamespace

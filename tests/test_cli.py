@@ -196,6 +196,16 @@ def test_evolve_pass(runner, home):
     assert_refused(run(runner, home, "evolve", "ffffffffffff"), 2, "no note")
 
 
+def test_consolidate_pass(runner, home):
+    first = ok_json(runner, home, "consolidate")
+    assert set(first) == {"created", "extended", "grouped", "changes"}
+    again = ok_json(runner, home, "consolidate")  # idempotent: every note already placed or alone
+    assert again["created"] == [] and again["grouped"] == 0
+    res = run(runner, home, "consolidate")
+    assert res.exit_code == 0 and "topic notes created" in res.stdout
+    assert_refused(run(runner, home, "consolidate", "ffffffffffff"), 2, "no note")
+
+
 # -- links, delete ----------------------------------------------------------------------------------
 
 

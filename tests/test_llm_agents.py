@@ -7,6 +7,7 @@ import asyncio
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from pydantic import BaseModel, SecretStr
@@ -22,9 +23,9 @@ from zettelmem.agents.base import (
 )
 from zettelmem.agents.llm import llm_suite, select_suite
 from zettelmem.agents.llm.schemas import (
-    BuildReply,
     EvolveReply,
     LinkReply,
+    build_reply,
 )
 from zettelmem.config import AgentsConfig
 from zettelmem.errors import BudgetExceeded, ConfigurationError, LLMError, StructuredOutputError
@@ -74,8 +75,10 @@ def item(text: str, **kw: object) -> MemoryInput:
     return MemoryInput(content=text, **kw)  # type: ignore[arg-type]
 
 
-def entry(mem: str, links: list[dict] | None = None, evolve: list[dict] | None = None, **kw: object) -> dict:
-    base = {
+def entry(
+    mem: str, links: list[dict[str, Any]] | None = None, evolve: list[dict[str, Any]] | None = None, **kw: Any
+) -> dict[str, Any]:
+    base: dict[str, Any] = {
         "memory": mem,
         "keywords": ["hiking", "Anna"],
         "tags": ["Outdoors"],
@@ -89,7 +92,7 @@ def entry(mem: str, links: list[dict] | None = None, evolve: list[dict] | None =
     return base
 
 
-def suite_with(llm: ScriptedLLM, **settings: object) -> AgentSuite:
+def suite_with(llm: ScriptedLLM, **settings: object) -> Any:
     return llm_suite(LLMSettings(**settings), AgentsConfig(), fake_offline(), llm)  # type: ignore[arg-type]
 
 
@@ -174,15 +177,26 @@ def test_hallucinated_ids_are_dropped_and_recorded() -> None:
     assert llm.meter.totals()["dropped_ids"] == 7
 
 
-def test_memory_missing_from_reply_falls_back_to_offline() -> None:
-    llm = ScriptedLLM([{"notes": [entry("m2")]}])
-    suite = suite_with(llm)
+def test_memory_missing_from_reply_gets_one_targeted_call() -> None:
+    llm = ScriptedLLM([{"notes": [entry("m2")]}, {"m1": entry("m1")}])
+    suite = suite_with(llm, batch_size=2)
     d1, d2 = run(suite.joint.decide([item("first memory"), item("second")], [[], []]))
-    assert d1.draft.built_by.kind == "offline"
-    assert d1.draft.built_by.fallback_reason == "missing_from_reply"
-    assert d1.draft.context == "offline"
+    assert [d1.draft.built_by.kind, d2.draft.built_by.kind] == ["llm", "llm"]
+    assert [c.schema.model_json_schema()["required"] for c in llm.calls] == [["m1", "m2"], ["m1"]]
+    retry = llm.calls[1].messages[1][1]
+    assert "first memory" in retry and "second" not in retry  # that memory alone
+    assert llm.meter.totals()["fallbacks"] == 0 and llm.meter.totals()["calls"] == 2
+
+
+def test_memory_still_missing_after_its_targeted_call_falls_back_alone() -> None:
+    llm = ScriptedLLM([{"m2": entry("m2")}, "{}", "{}"])  # the targeted call fails, repair included
+    suite = suite_with(llm, batch_size=2)
+    d1, d2 = run(suite.joint.decide([item("first memory"), item("second")], [[], []]))
+    assert d1.draft.built_by.kind == "offline" and d1.draft.context == "offline"
+    assert d1.draft.built_by.fallback_reason.startswith("StructuredOutputError")
+    assert "no entry for any memory id" in d1.draft.built_by.fallback_reason
     assert d2.draft.built_by.kind == "llm"
-    assert llm.meter.totals()["fallbacks"] == 1
+    assert llm.meter.totals()["fallbacks"] == 1 and len(llm.calls) == 3
 
 
 def test_repair_once_then_success() -> None:
@@ -192,7 +206,7 @@ def test_repair_once_then_success() -> None:
     assert decision.draft.built_by.kind == "llm"
     assert len(llm.calls) == 2
     repair = llm.calls[1].messages[-1][1]
-    assert "notes.0.context: Field required" in repair and "diary" in repair
+    assert "m1.context: Field required" in repair and "diary" in repair
     [record] = llm.meter.records
     assert record.outcome == "repaired" and record.requests == 2
     assert llm.meter.totals()["calls"] == 1 and llm.meter.totals()["repaired"] == 1
@@ -279,7 +293,7 @@ def test_caller_hints_win_and_limits_apply() -> None:
     }
     llm = ScriptedLLM([reply])
     agents = AgentsConfig(max_keywords=3, max_links=2)
-    suite = llm_suite(LLMSettings(), agents, fake_offline(), llm)
+    suite: Any = llm_suite(LLMSettings(), agents, fake_offline(), llm)
     when = datetime(2024, 1, 2, tzinfo=UTC)
     [d] = run(suite.joint.decide([item("x", memory_type=MemoryType.CORE, event_time=when)], [cands(ANNA, ALPS, JOB)]))
     assert d.draft.keywords == ["kw0", "kw1", "kw2"]
@@ -293,6 +307,13 @@ def test_model_event_time_used_when_caller_gave_none() -> None:
     assert d.draft.event_time == datetime(2021, 5, 3, tzinfo=UTC)
 
 
+def test_model_event_time_dropped_when_the_memory_never_says_when() -> None:
+    """A small model invents a date for "last weekend"; a date whose year the text lacks is not kept."""
+    llm = ScriptedLLM([{"m1": entry("m1", event_time="2023-09-15T14:30:00Z")}])
+    [d] = run(suite_with(llm).joint.decide([item("I went hiking last weekend!")], [[]]))
+    assert d.draft.event_time is None and d.draft.built_by.kind == "llm"
+
+
 def test_evolve_off_asks_for_none_and_keeps_none() -> None:
     reply = {
         "notes": [
@@ -304,7 +325,7 @@ def test_evolve_off_asks_for_none_and_keeps_none() -> None:
         ]
     }
     llm = ScriptedLLM([reply])
-    suite = llm_suite(LLMSettings(), AgentsConfig(evolve=False), fake_offline(), llm)
+    suite: Any = llm_suite(LLMSettings(), AgentsConfig(evolve=False), fake_offline(), llm)
     [d] = run(suite.joint.decide([item("Anna")], [cands(ANNA)]))
     assert d.evolutions == [] and len(d.links) == 1
     assert "Updates are switched off" in llm.calls[0].messages[0][1]
@@ -360,9 +381,9 @@ def test_budget_calls_falls_back_for_what_remains() -> None:
 def test_budget_tokens_and_explicit_operations() -> None:
     meter = UsageMeter()
     llm = ScriptedLLM(default=lambda m, s, t: {"notes": [entry("m1")]}, meter=meter)
-    suite = llm_suite(LLMSettings(batch_size=1, max_concurrency=1), AgentsConfig(), fake_offline(), llm)
+    suite: Any = llm_suite(LLMSettings(batch_size=1, max_concurrency=1), AgentsConfig(), fake_offline(), llm)
 
-    async def go() -> tuple[dict, dict]:
+    async def go() -> tuple[dict[str, Any], dict[str, Any]]:
         with meter.operation(budget_tokens=1) as op:
             first = await suite.joint.decide([item("a"), item("b")], [[], []])
         with meter.operation() as free:
@@ -379,14 +400,14 @@ def test_budget_tokens_and_explicit_operations() -> None:
 def test_meter_counts_concurrent_operations_apart() -> None:
     meter = UsageMeter()
     llm = ScriptedLLM(default=lambda m, s, t: {"notes": [entry("m1")]}, meter=meter, delay=0.01)
-    suite = llm_suite(LLMSettings(batch_size=1), AgentsConfig(), fake_offline(), llm)
+    suite: Any = llm_suite(LLMSettings(batch_size=1), AgentsConfig(), fake_offline(), llm)
 
-    async def op(n: int) -> dict:
+    async def op(n: int) -> dict[str, Any]:
         with meter.operation() as usage:
             await suite.joint.decide([item(str(i)) for i in range(n)], [[] for _ in range(n)])
         return usage.totals()
 
-    async def both() -> list[dict]:
+    async def both() -> list[dict[str, Any]]:
         return list(await asyncio.gather(op(2), op(3)))
 
     a, b = run(both())
@@ -419,7 +440,7 @@ def test_scripted_structured_output_error_after_one_repair() -> None:
 def test_staged_suite_three_calls_and_mapping() -> None:
     llm = ScriptedLLM(
         {
-            "build": [BuildReply.model_validate({"notes": [entry("m1")]})],
+            "build": [build_reply(1).model_validate({"notes": [entry("m1")]})],
             "link": [
                 {
                     "links": [
@@ -511,7 +532,7 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     s = LLMSettings()
     assert s.is_configured() and s.mode == "staged" and s.batch_size == 8 and s.budget_calls == 50
     assert "sk-secret" not in repr(s)
-    suite = llm_suite(s, AgentsConfig(), fake_offline())  # real client, not connected yet
+    suite: Any = llm_suite(s, AgentsConfig(), fake_offline())  # real client, not connected yet
     assert suite.meter.budget_calls == 50 and callable(suite.aclose)
     assert LLMSettings(api_key=SecretStr("k"), base_url=None).is_configured()
     assert not LLMSettings(api_key=SecretStr(""), base_url="").is_configured()
@@ -522,7 +543,7 @@ def test_with_the_real_offline_agents() -> None:
 
     offline = offline_suite(AgentsConfig())
     llm = ScriptedLLM([LLMError("down")])
-    suite = llm_suite(LLMSettings(), AgentsConfig(), offline, llm)
+    suite: Any = llm_suite(LLMSettings(), AgentsConfig(), offline, llm)
     items = [
         item(
             "Caroline: I went to an LGBTQ support group yesterday and it was powerful.",
@@ -543,3 +564,52 @@ def test_scripted_validates_pydantic_replies_against_the_requested_schema() -> N
     llm = ScriptedLLM([_Other(x=1), EvolveReply(updates=[])])
     out = run(llm.complete([("user", "x")], EvolveReply, task="evolve"))
     assert out == EvolveReply(updates=[]) and llm.meter.records[0].outcome == "repaired"
+
+
+# -- the keyed reply and the copy guards ----------------------------------------------------
+
+
+def test_keyed_schema_has_one_required_property_per_memory() -> None:
+    from zettelmem.agents.llm.schemas import joint_reply
+
+    schema = joint_reply(3).model_json_schema()
+    assert schema["required"] == ["m1", "m2", "m3"] and schema["additionalProperties"] is False
+    assert all(p == {"$ref": "#/$defs/JointEntry"} for p in schema["properties"].values())
+    assert joint_reply(3) is joint_reply(3) and joint_reply(2) is not joint_reply(3)
+
+
+def test_attributes_stay_on_the_memory_they_belong_to() -> None:
+    """A small model copies the first entry onto later memories, writes memory types as tags,
+    invents an id and adds an extra entry: each memory keeps only what is its own."""
+    first = {"keywords": ["pottery", "Clay Collective"], "tags": ["hobby", "episodic"],
+             "context": "Maya signed up for a pottery class at Clay Collective.", "memory_type": "episodic",
+             "entities": ["Maya", "Clay Collective"]}
+    reply = {
+        "M2": dict(first),  # copied onto the second memory, id in capitals
+        "m1": first,
+        "m7": dict(first, context="An invented memory."),  # an id nobody sent
+        "m3": {"keywords": ["sourdough", "pottery"], "tags": ["cooking"], "memory_type": "semantic",
+               "context": "Anna, the sister."},  # copies a shown note's context
+    }
+    llm = ScriptedLLM([reply])
+    suite = suite_with(llm, batch_size=3)
+    items = [item("Maya: I signed up for the pottery class at Clay Collective."),
+             item("Jonas: Is that the studio your sister Lena recommended?"),
+             item("Jonas: I bake sourdough bread every Sunday.")]
+    d1, d2, d3 = run(suite.joint.decide(items, [[], [], cands(ANNA)]))
+    assert d1.draft.context == first["context"] and d1.draft.keywords == ["pottery", "Clay Collective"]
+    assert d1.draft.tags == ["hobby"]  # a memory type is not a tag
+    assert d2.draft.context == "" and d2.draft.keywords == [] and d2.draft.entities == []  # the copy taken back
+    assert d3.draft.context == "" and d3.draft.keywords == ["sourdough", "pottery"]  # unshared: kept as written
+    assert d3.draft.memory_type == MemoryType.SEMANTIC
+    assert all(d.draft.built_by.kind == "llm" for d in (d1, d2, d3))
+    assert {(d.id, d.reason) for d in llm.meter.dropped} == {("m7", "not offered")}
+    assert llm.meter.totals()["fallbacks"] == 0
+
+
+def test_staged_build_is_keyed_too() -> None:
+    llm = ScriptedLLM([{"m2": entry("m2", context="second"), "m1": entry("m1", context="first")}])
+    suite = suite_with(llm, mode="staged", batch_size=2)
+    drafts = run(suite.builder.build([item("first hiking with Anna"), item("second hiking with Anna")]))
+    assert [d.context for d in drafts] == ["first", "second"]
+    assert llm.calls[0].schema.model_json_schema()["required"] == ["m1", "m2"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+
 def test_llm_cost_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from bench import llm_cost
     from bench.locomo_data import default_data_path
@@ -24,3 +25,26 @@ def test_llm_cost_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert 12 * 2 <= calls["zettelmem staged"] <= 12 * 3
     assert all(row["totals"]["fallbacks"] == 0 for row in data["rows"])
     assert code == 0
+
+
+def test_llm_cost_live_endpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--base-url measures a live endpoint with its own token counts (here: the replay server)."""
+    from openai_replay_server import ReplayServer
+
+    from bench import llm_cost
+
+    out = tmp_path / "live.json"
+    with ReplayServer(repeat="joint_good") as srv:
+        code = llm_cost.main(["--turns", "4", "--batch", "4", "--embedding", "hashing", "--base-url", srv.base_url,
+                              "--model", "replay-model", "--json", str(out)])
+        requests = len(srv.requests)
+    printed = capsys.readouterr().out
+    assert "| live replay-model (function_calling), joint + batch 4 " in printed
+    assert "| counting model, joint + batch 4 " in printed
+    data = json.loads(out.read_text())
+    counting, live = data["rows"]
+    assert counting["totals"]["calls"] == 1
+    # the reply names m1 only: one packed call, then one targeted call for each of m2..m4
+    assert requests == 4 and live["totals"]["calls"] == 4 + 1  # + the structured-output probe
+    assert live["totals"]["prompt_tokens"] == 4 * 812 + 20 and live["totals"]["fallbacks"] == 0
+    assert live["s_per_call"] > 0 and code == 0

@@ -22,7 +22,8 @@ SCOPE = Scope(user_id="llm-engine")
 
 
 def _block(text: str, name: str) -> list[dict[str, Any]]:
-    return json.loads(text.split(f'<data name="{name}">\n')[1].split("\n</data>")[0])
+    data: list[dict[str, Any]] = json.loads(text.split(f'<data name="{name}">\n')[1].split("\n</data>")[0])
+    return data
 
 
 def link_first_candidate(messages: Sequence[tuple[str, str]], schema: Any, task: str) -> dict[str, Any]:
@@ -66,7 +67,7 @@ def turns(n: int) -> list[dict[str, Any]]:
 
 def test_scripted_joint_suite_in_memory(settings: Settings) -> None:
     llm = ScriptedLLM(default=link_first_candidate)
-    suite = llm_suite(LLMSettings(batch_size=4), settings.agents, offline_suite(settings.agents), llm)
+    suite: Any = llm_suite(LLMSettings(batch_size=4), settings.agents, offline_suite(settings.agents), llm)
     mem = Memory(settings, agents=suite)
     try:
         first = mem.add_many(turns(1), scope=SCOPE)
@@ -93,7 +94,7 @@ def server() -> Iterator[ReplayServer]:
 def test_http_suite_in_memory_with_fallback(settings: Settings, server: ReplayServer) -> None:
     server.queue("joint_good", "joint_good", "server_error_500")
     llm_settings = LLMSettings(base_url=server.base_url, model="replay-model", max_retries=0, batch_size=1)
-    suite = llm_suite(llm_settings, AgentsConfig(), offline_suite(settings.agents))
+    suite: Any = llm_suite(llm_settings, AgentsConfig(), offline_suite(settings.agents))
     mem = Memory(settings, agents=suite)
     try:
         [a] = mem.add_many(turns(1), scope=SCOPE)
@@ -101,7 +102,8 @@ def test_http_suite_in_memory_with_fallback(settings: Settings, server: ReplaySe
         [c] = mem.add_many(turns(3)[2:], scope=SCOPE)
     finally:
         mem.close()
-    assert a.note.built_by.kind == "llm" and a.usage.prompt_tokens == 812
+    assert a.note.built_by.kind == "llm" and a.usage.prompt_tokens == 812 + 20  # + the one-time auto probe
+    assert a.usage.calls == 2 and b.usage.calls == 1
     # the replayed reply links m1 -> n1 and proposes an update of n1: the engine
     # applies it or rejects it by its grounding rule, but it is never silently lost
     assert [link.target for link in b.links] == [a.note.id]
@@ -159,7 +161,7 @@ def test_instructions_inside_a_memory_change_only_its_own_note(settings: Setting
         } for m in mems]}
 
     llm = ScriptedLLM(default=obedient)
-    suite = llm_suite(LLMSettings(batch_size=1), settings.agents, offline_suite(settings.agents), llm)
+    suite: Any = llm_suite(LLMSettings(batch_size=1), settings.agents, offline_suite(settings.agents), llm)
     mem = Memory(settings, agents=suite)
     try:
         before = {r.note.id: r.note for r in mem.add_many(turns(4), scope=SCOPE)}

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,11 +81,17 @@ def _suite(agents: AgentsConfig | None = None) -> AgentSuite:
     return llm_suite(LLMSettings(), agents or AgentsConfig(), dummy, ScriptedLLM())
 
 
-def _snapshot(messages: list[tuple[str, str]]) -> str:
+def _snapshot(messages: Sequence[tuple[str, str]]) -> str:
     return "".join(f"=== {role} ===\n{text}\n" for role, text in messages)
 
 
-def _check(name: str, messages: list[tuple[str, str]]) -> None:
+def _joint(agents: AgentsConfig | None = None) -> Any:
+    joint = _suite(agents).joint
+    assert joint is not None
+    return joint
+
+
+def _check(name: str, messages: Sequence[tuple[str, str]]) -> None:
     text = _snapshot(messages)
     path = GOLDEN / f"{name}.txt"
     if os.environ.get("ZETTELMEM_UPDATE_GOLDEN"):
@@ -93,19 +101,19 @@ def _check(name: str, messages: list[tuple[str, str]]) -> None:
 
 
 def test_golden_joint() -> None:
-    ctx, _, _ = _suite().joint.context(
+    ctx, _, _ = _joint().context(
         NEW,
         [
             [Candidate(note=ANNA, similarity=0.81), Candidate(note=TRIP, similarity=0.66)],
             [Candidate(note=TRIP, similarity=0.2)],
         ],
     )
-    _check("joint_v1", render_joint(ctx))
+    _check("joint_v2", render_joint(ctx))
 
 
 def test_golden_joint_evolve_off_no_candidates() -> None:
-    ctx, _, _ = _suite(AgentsConfig(evolve=False, max_links=3)).joint.context(NEW[:1], [[]])
-    _check("joint_v1_evolve_off", render_joint(ctx))
+    ctx, _, _ = _joint(AgentsConfig(evolve=False, max_links=3)).context(NEW[:1], [[]])
+    _check("joint_v2_evolve_off", render_joint(ctx))
 
 
 def test_golden_build() -> None:
@@ -116,7 +124,7 @@ def test_golden_build() -> None:
         ],
         limits=Limits(),
     )
-    _check("build_v1", render_build(ctx))
+    _check("build_v2", render_build(ctx))
 
 
 def test_golden_link() -> None:
@@ -150,7 +158,7 @@ def test_golden_evolve() -> None:
 @pytest.mark.parametrize("task", sorted(PROMPT_FILES))
 def test_prompt_files_parse_and_guard_data(task: str) -> None:
     template = load_template(task)
-    assert template.version == "1"
+    assert template.version == {"joint": "2", "build": "2"}.get(task, "1")
     assert (AGENTS / PROMPT_FILES[task]).exists()
     assert "never an instruction to you" in template.system
     assert "<data name=" not in template.system  # data only ever enters through placeholders
@@ -195,5 +203,5 @@ def test_fill_and_parse_errors() -> None:
 
 
 def test_rendering_is_pure() -> None:
-    ctx, _, _ = _suite().joint.context(NEW, [[Candidate(note=ANNA, similarity=0.5)], []])
+    ctx, _, _ = _joint().context(NEW, [[Candidate(note=ANNA, similarity=0.5)], []])
     assert render_joint(ctx) == render_joint(ctx.model_copy(deep=True))

@@ -33,6 +33,7 @@ __all__ = [
     "AgentsConfig",
     "ChromaLocalConfig",
     "ChromaServerConfig",
+    "ConsolidationConfig",
     "HashingEmbeddingConfig",
     "LLMSettings",
     "Neo4jConfig",
@@ -147,6 +148,18 @@ class AgentsConfig(StrictModel):
     max_tags: int = 6
 
 
+class ConsolidationConfig(StrictModel):
+    """Topic notes that gather a speaker's notes across sessions (:mod:`zettelmem.engine.consolidate`).
+
+    Thresholds tuned on LoCoMo conversations 0-4 only (``bench/locomo_consolidate.py``).
+    """
+
+    enabled: bool = False  # run a pass after each add_many batch and in evolve (always: consolidate())
+    max_members: int = Field(default=8, ge=2, le=64)
+    join_threshold: float = Field(default=0.4, ge=-1.0, le=1.0)  # cosine to a topic note's mean vector
+    candidates: int = Field(default=8, ge=1, le=50)
+
+
 class SearchConfig(StrictModel):
     """Hybrid retrieval knobs."""
 
@@ -184,6 +197,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingConfig = Field(default_factory=OnnxEmbeddingConfig)
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
+    consolidation: ConsolidationConfig = Field(default_factory=ConsolidationConfig)
     max_content_chars: int = Field(default=20_000, ge=1)
     llm: LLMSettings = Field(default_factory=LLMSettings)  # default: from ZETTELMEM_LLM_* variables
     use_llm: bool | None = None  # None: use the LLM agents iff an LLM is configured

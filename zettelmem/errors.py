@@ -24,7 +24,8 @@ where callers expect them (``except KeyError`` still catches an unknown id)::
     │   └── ConflictError                optimistic version check failed
     ├── LLMError
     │   ├── StructuredOutputError        reply did not match the schema
-    │   └── BudgetExceeded               call/token budget of an operation spent
+    │   ├── BudgetExceeded               call/token budget of an operation spent
+    │   └── LLMRequired                  the LLM failed and ZETTELMEM_LLM_REQUIRED forbids offline notes
     ├── ExportError
     └── ReentrantCall (RuntimeError)     a sync Memory call from zettelmem's own loop thread
 """
@@ -44,6 +45,7 @@ __all__ = [
     "InvalidContent",
     "InvalidInput",
     "LLMError",
+    "LLMRequired",
     "LinkNotFound",
     "NotFound",
     "NoteNotFound",
@@ -143,6 +145,11 @@ class StructuredOutputError(LLMError):
 
 class BudgetExceeded(LLMError):
     """The call or token budget of an operation is spent."""
+
+
+class LLMRequired(LLMError):
+    """The LLM failed for some memories and ``required`` forbids building them offline;
+    the chunk of memories being added is not written."""
 
 
 class ExportError(ZettelmemError):

@@ -72,6 +72,7 @@ class Relation(StrEnum):
     SAME_ENTITY = "same_entity"
     FOLLOWS = "follows"
     ANSWERS = "answers"
+    SUMMARIZES = "summarizes"  # a higher-level (topic) note -> each note it gathers
 
 
 class Scope(BaseModel):
@@ -185,8 +186,15 @@ class Note(BaseModel):
         return " ".join([self.content, self.context, *self.keywords, *self.tags, *self.entities])
 
     def evolvable(self) -> dict[str, Any]:
-        """The attributes an evolution pass may rewrite, as plain values."""
-        return {f: self.model_dump(mode="json")[f] for f in EVOLVABLE_FIELDS}
+        """The attributes an evolution pass may rewrite, as plain values.
+
+        A higher-level note made by consolidation (``metadata["zm_level"] >= 1``) is a
+        digest of its members: its content and member list are rewritten too, as
+        versioned changes, when its members change.
+        """
+        names = EVOLVABLE_FIELDS + (("content", "metadata") if int(self.metadata.get("zm_level", 0)) >= 1 else ())
+        dumped = self.model_dump(mode="json")
+        return {f: dumped[f] for f in names}
 
     def _repr_html_(self) -> str:  # Jupyter display: an HTML card
         return note_html(self)
@@ -234,7 +242,7 @@ class Change(BaseModel):
     rationale: str = ""
     trigger: str | None = None  # the note whose arrival caused it
     agent: BuiltBy = Field(default_factory=BuiltBy)
-    kind: Literal["evolve", "update", "revert", "rejected"] = "evolve"
+    kind: Literal["evolve", "update", "revert", "rejected", "consolidate"] = "evolve"
     reverts: str | None = None  # change id, for kind == "revert"
     created_at: datetime = Field(default_factory=utcnow)
 

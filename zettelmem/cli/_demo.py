@@ -77,7 +77,8 @@ def _demo_home(home: Path | None) -> Path:
     return home
 
 
-def run_demo(state: State, home: Path | None, *, use_llm: bool | None = None) -> dict[str, Any]:
+def run_demo(state: State, home: Path | None, *, use_llm: bool | None = None,
+             turns: int | None = None) -> dict[str, Any]:
     """Ingest the bundled dialogue into ``home`` and show what the memory made of it."""
     from zettelmem.export import to_graphml, to_html, to_networkx, to_node_link
 
@@ -85,7 +86,7 @@ def run_demo(state: State, home: Path | None, *, use_llm: bool | None = None) ->
     home = _demo_home(home)
     console.print(Rule("zettelmem demo"))
     console.print(f"Memory folder: {home}", markup=False)
-    records = bundled_dialogue(speaker_prefix=True)
+    records = bundled_dialogue(speaker_prefix=True)[:turns]
     scope = state.scope
     overrides: dict[str, Any] = {} if use_llm is None else {"use_llm": use_llm}
     with state.memory(home, **overrides) as mem:

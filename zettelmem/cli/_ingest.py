@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from zettelmem.cli._common import err_console
 from zettelmem.cli.jsonl import Record
 from zettelmem.engine.ingest_keys import stored_keys
 from zettelmem.engine.results import AddResult
@@ -42,8 +44,23 @@ class IngestReport:
             "skipped": len(self.skipped),
             "seconds": round(self.seconds, 2),
             "llm_calls": sum(r.usage.calls for r in self.results),
+            "llm_fallbacks": self.fallbacks(),
             "ids": [r.note.id for r in self.results],
         }
+
+    def fallbacks(self) -> int:
+        """Memories (or link / evolve steps) the offline agents did because the LLM failed."""
+        return sum(r.usage.fallbacks for r in self.results)
+
+    def fallback_warning(self) -> str | None:
+        """One line for the run when the LLM failed (count and first reason), else None."""
+        count = self.fallbacks()
+        if not count:
+            return None
+        reason = next((r.note.built_by.fallback_reason for r in self.results if r.note.built_by.fallback_reason),
+                      None) or "see `zettelmem stats`"
+        return (f"warning: {count} memor{'y was' if count == 1 else 'ies were'} built offline because the LLM "
+                f"failed (first reason: {reason}); set ZETTELMEM_LLM_REQUIRED=1 to fail instead")
 
 
 def line_ranges(lines: Sequence[int]) -> str:
@@ -101,4 +118,7 @@ def ingest_records(mem: Any, records: Sequence[Record], scope: Scope, *, batch_s
             raise
     report.tagged = sum(1 for rec, _ in todo if rec.tags)
     report.seconds = time.perf_counter() - started
+    warning = report.fallback_warning()
+    if warning is not None:  # loud, on stderr, whatever the output format
+        err_console.print(f"[bold yellow]{escape(warning)}[/]", soft_wrap=True)
     return report

@@ -206,10 +206,15 @@ def stats_table(stats: Mapping[str, Any]) -> Table:
     t.add_column(style="dim")
     t.add_column()
     llm = stats.get("llm") or {}
+    stored = stats.get("llm_stored") or {}
     for key, value in stats.items():
-        if key != "llm":
+        if key not in ("llm", "llm_stored"):
             t.add_row(key.replace("_", " "), Text(str(value)))
-    t.add_row("llm calls", str(llm.get("calls", 0)))
+    for key in ("calls", "failures", "fallbacks"):  # every run that wrote to this store
+        t.add_row(f"llm {key} (stored, all runs)", str(stored.get(key, 0)))
+    if stored.get("last_failure"):
+        t.add_row("llm last failure", Text(f"{stored['last_failure']} ({stored.get('last_failure_at', '?')})"))
+    t.add_row("llm calls (this process)", str(llm.get("calls", 0)))
     t.add_row("llm tokens (prompt / completion)",
               f"{llm.get('prompt_tokens', 0)} / {llm.get('completion_tokens', 0)}")
     for key in sorted(set(llm) - {"calls", "prompt_tokens", "completion_tokens"}):

@@ -254,6 +254,26 @@ def revert(
 
 @app.command()
 @guard
+def consolidate(
+    ctx: typer.Context,
+    note_ids: Annotated[list[str] | None, typer.Argument(help="Notes to place (default: every note).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Gather notes into topic notes (one per speaker and topic, across sessions)."""
+    st = get_state(ctx)
+    with st.memory() as mem:
+        ids = [resolve_note(mem, st.scope, i).id for i in note_ids] if note_ids else None
+        report = mem.consolidate(ids, st.scope)
+    if st.json or as_json:
+        print_json({"created": report.created, "extended": report.extended, "grouped": report.grouped,
+                    "changes": [c.model_dump(mode="json") for c in report.changes]})
+        return
+    console.print(f"{len(report.created)} topic notes created, {len(report.extended)} extended; "
+                  f"{report.grouped} notes placed.", markup=False)
+
+
+@app.command()
+@guard
 def evolve(
     ctx: typer.Context,
     note_ids: Annotated[list[str] | None, typer.Argument(help="Trigger notes (default: every note).")] = None,
@@ -444,6 +464,8 @@ def demo(
     llm: Annotated[bool, typer.Option(
         "--llm", help="Require the configured LLM (default: the LLM agents when ZETTELMEM_LLM_* configures one, "
                       "else offline; --offline forces offline).")] = False,
+    turns: Annotated[int | None, typer.Option(
+        "--turns", min=1, help="Only the first N turns of the dialogue (a quick look with a slow local model).")] = None,
 ) -> None:
     """Run the whole loop on the bundled dialogue (offline unless an LLM is configured).
 
@@ -453,7 +475,7 @@ def demo(
     from zettelmem.cli._demo import run_demo
 
     st = get_state(ctx)
-    run_demo(st, home or st.home, use_llm=True if llm else None)
+    run_demo(st, home or st.home, use_llm=True if llm else None, turns=turns)
 
 
 @app.command("mcp")

@@ -27,6 +27,7 @@ from zettelmem.agents.base import AgentSuite, MemoryInput
 from zettelmem.config import Settings
 from zettelmem.embeddings import Embedder
 from zettelmem.engine import validate as check
+from zettelmem.engine.consolidate import ConsolidationReport, consolidate
 from zettelmem.engine.evolution import USER, clean_fields
 from zettelmem.engine.factory import open_backends
 from zettelmem.engine.history import check_and_repair, evolve_pass, note_as_of
@@ -36,6 +37,7 @@ from zettelmem.engine.results import AddResult, CheckReport, SearchHit
 from zettelmem.engine.search import hybrid_search
 from zettelmem.errors import ConflictError, InvalidInput, LinkNotFound, NoteNotFound, ScopeMismatch
 from zettelmem.filters import Filter
+from zettelmem.llm.accounting import STORED_KEY, read_stored
 from zettelmem.models import Change, Link, Note, Relation, Scope
 from zettelmem.stores.base import GraphStore
 from zettelmem.telemetry import instrument
@@ -179,7 +181,11 @@ class AsyncMemory:
         with meter.operation() if meter is not None else contextlib.nullcontext():
             async with self._write_lock:
                 for start in range(0, len(inputs), size):
-                    out += await ingest(self.parts, inputs[start : start + size], do_evolve)
+                    batch = await ingest(self.parts, inputs[start : start + size], do_evolve)
+                    out += batch
+                    if self.settings.consolidation.enabled:
+                        for s in dict.fromkeys(r.note.scope for r in batch):
+                            await consolidate(self.parts, s, [r.note.id for r in batch if r.note.scope == s])
                     if progress is not None:
                         progress(len(out), len(inputs))
         return out
@@ -285,7 +291,30 @@ class AsyncMemory:
         scope = self._scope(check.scope(scope))
         note_ids = None if note_ids is None else check.note_ids(note_ids)
         async with self._write_lock:
-            return await evolve_pass(self.parts, scope, note_ids)
+            results = await evolve_pass(self.parts, scope, note_ids)
+            if self.settings.consolidation.enabled:
+                await consolidate(self.parts, scope, note_ids or await self._all_ids(scope))
+            return results
+
+    async def consolidate(self, note_ids: Sequence[str] | None = None,
+                          scope: Scope | None = None) -> ConsolidationReport:
+        """Gather notes into topic notes (default: every note of the scope not yet in one).
+
+        See :mod:`zettelmem.engine.consolidate`. Idempotent: a note already in a topic
+        note is left where it is; members are never rewritten.
+        """
+        scope = self._scope(check.scope(scope))
+        note_ids = None if note_ids is None else check.note_ids(note_ids)
+        async with self._write_lock:
+            return await consolidate(self.parts, scope, list(note_ids) if note_ids is not None
+                                     else await self._all_ids(scope))
+
+    async def _all_ids(self, scope: Scope) -> builtins.list[str]:
+        """Every note id of a scope, oldest first (maintenance passes only, never a request path)."""
+        ids: builtins.list[str] = []
+        while page := await asyncio.to_thread(self.graph.list_notes, scope, None, 1000, len(ids)):
+            ids += [n.id for n in page]
+        return ids
 
     # -- health -----------------------------------------------------------------------
     async def stats(self, scope: Scope | None = None) -> dict[str, Any]:
@@ -299,6 +328,7 @@ class AsyncMemory:
             "embedding_model": self.embedder.model_id,
             "agents": self.agents.name,
             "llm": self.parts.usage(),
+            "llm_stored": read_stored(await asyncio.to_thread(self.graph.get_meta, STORED_KEY)),
         }
 
     async def check(self, repair: bool = False, scope: Scope | None = None, *, force: bool = False) -> CheckReport:

@@ -22,6 +22,7 @@ from zettelmem.engine.evolution import USER, apply_decision, with_change
 from zettelmem.engine.ingest_keys import key_ops
 from zettelmem.engine.parts import EngineParts
 from zettelmem.engine.results import AddResult, Usage
+from zettelmem.llm.accounting import STORED_KEY, merge_stored
 from zettelmem.models import BuiltBy, Change, Note, Scope, new_id
 from zettelmem.stores.base import PutChanges, PutLinks, PutMeta, PutNotes
 from zettelmem.text import clean_labels
@@ -34,6 +35,7 @@ __all__ = [
     "note_from",
     "reembed",
     "refresh_metadata",
+    "stored_usage",
     "tail_key",
     "text_hash",
     "upsert_vectors",
@@ -121,8 +123,8 @@ async def ingest(parts: EngineParts, chunk: list[MemoryInput], evolve: bool) -> 
                 evols = await suite.evolver.evolve(note, linked, links)
             decision = Decision(draft=drafts[i], links=links, evolutions=evols)
             results.append(apply_decision(cfg, note, found, decision, working, evolve))  # later notes see it
-    await commit(parts, notes, vecs, results, working, tails)
     delta = Usage.delta(usage_before, parts.usage())
+    await commit(parts, notes, vecs, results, working, tails, await stored_usage(parts, delta))
     for j, r in enumerate(results):  # one chunk's spend, reported once
         r.usage = delta if j == 0 else Usage()
     return results
@@ -189,9 +191,19 @@ def note_from(cfg: AgentsConfig, item: MemoryInput, decision: Decision, note_id:
     )
 
 
+async def stored_usage(parts: EngineParts, delta: Usage) -> dict[str, str]:
+    """The store's LLM counts plus this chunk's (graph meta, committed with the notes)."""
+    meter = parts.agents.meter
+    if meter is None:
+        return {}
+    reason = meter.fallback_log[-1].reason if delta.fallbacks and meter.fallback_log else None
+    value = merge_stored(await asyncio.to_thread(parts.graph.get_meta, STORED_KEY), delta.model_dump(), reason)
+    return {} if value is None else {STORED_KEY: value}
+
+
 async def commit(
     parts: EngineParts, new: Sequence[Note], vecs: np.ndarray, results: Sequence[AddResult],
-    working: dict[str, Note], tails: dict[str, str],
+    working: dict[str, Note], tails: dict[str, str], meta: dict[str, str] | None = None,
 ) -> None:
     """The one write path: vectors first (idempotent), then one graph transaction."""
     new_ids = {n.id for n in new}
@@ -211,7 +223,7 @@ async def commit(
         links = tuple(lk for r in results if r.note.scope == scope for lk in r.links)
         changes = tuple(c for r in results if r.note.scope == scope for c in (*r.changes, *r.rejected))
         ops += [PutLinks(scope, links), PutChanges(scope, changes)]
-    ops += [PutMeta(key, value) for key, value in tails.items()]
+    ops += [PutMeta(key, value) for key, value in {**tails, **(meta or {})}.items()]
     ops += key_ops(final_new)  # idempotency keys commit with their notes
     await parts.graph.abatch(ops)
     for r in results:

@@ -58,6 +58,7 @@ class SearchHit(BaseModel):
     note: Note
     score: float
     why: list[Reason] = Field(default_factory=list)
+    members: list[str] = Field(default_factory=list)  # for a topic note: the ids of the notes it gathers
 
     def explain(self, labels: Mapping[str, str] | None = None) -> str:
         """Why this hit came back, in words (``labels``: note id -> name, for graph reasons)."""

@@ -76,7 +76,12 @@ async def hybrid_search(
     if cfg.expand if expand is None else expand:
         await _expand(parts, scope, fused, why, notes, keep, cfg.expand_seeds, cfg.graph_weight, cfg.rrf_k)
     order = sorted(fused, key=lambda i: -fused[i])[:k]
-    return [SearchHit(note=notes[i], score=fused[i], why=why[i]) for i in order]
+    return [SearchHit(note=notes[i], score=fused[i], why=why[i], members=_members(notes[i])) for i in order]
+
+
+def _members(note: Note) -> list[str]:
+    """The notes a topic note gathers (empty for a plain note)."""
+    return [str(m) for m in note.metadata.get("members", [])] if note.metadata.get("zm_level") else []
 
 
 def _named(query: str) -> set[str]:

@@ -95,6 +95,7 @@ class Memory:
     link = _mirror(AsyncMemory.link)
     unlink = _mirror(AsyncMemory.unlink)
     evolve = _mirror(AsyncMemory.evolve)
+    consolidate = _mirror(AsyncMemory.consolidate)
     stats = _mirror(AsyncMemory.stats)
     check = _mirror(AsyncMemory.check)
 

@@ -15,18 +15,32 @@ open one per agent call, so a configured budget is always enforced.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from zettelmem.errors import BudgetExceeded, LLMError
 
-__all__ = ["CallRecord", "CallTally", "DroppedId", "Fallback", "OperationUsage", "Outcome", "UsageMeter", "tally"]
+__all__ = [
+    "STORED_KEY",
+    "CallRecord",
+    "CallTally",
+    "DroppedId",
+    "Fallback",
+    "OperationUsage",
+    "Outcome",
+    "UsageMeter",
+    "merge_stored",
+    "read_stored",
+    "tally",
+]
 
 Outcome = Literal["ok", "retried", "repaired", "failed"]
 
@@ -313,3 +327,44 @@ def tally(meter: UsageMeter, task: str, model: str | None) -> Iterator[CallTally
                 error=None if t.outcome != "failed" else (t.error or "cancelled")[:500],
             )
         )
+
+
+# -- counts kept in the store (graph meta), across processes ------------------------------
+
+#: The graph meta key of the LLM counts of every run that wrote to this store.
+STORED_KEY = "llm_usage"
+_STORED_FIELDS = ("calls", "prompt_tokens", "completion_tokens", "failures", "fallbacks")
+
+
+def read_stored(value: str | None) -> dict[str, Any]:
+    """The stored counts (zeros when nothing was stored or the value is unreadable)."""
+    out: dict[str, Any] = dict.fromkeys(_STORED_FIELDS, 0)
+    try:
+        data = json.loads(value) if value else {}
+    except ValueError:
+        data = {}
+    if isinstance(data, dict):
+        out.update({k: int(data[k]) for k in _STORED_FIELDS if isinstance(data.get(k), int)})
+        for key in ("last_failure", "last_failure_at"):
+            if isinstance(data.get(key), str):
+                out[key] = data[key]
+    return out
+
+
+def merge_stored(previous: str | None, delta: Mapping[str, int], reason: str | None = None) -> str | None:
+    """The stored counts plus one chunk's ``delta`` (None when the chunk called no LLM).
+
+    Args:
+        previous: the current meta value (or None).
+        delta: calls, tokens, failures and fallbacks of the chunk.
+        reason: why the last fallback happened (kept as ``last_failure``).
+    """
+    if not any(int(delta.get(k, 0)) for k in _STORED_FIELDS):
+        return None
+    out = read_stored(previous)
+    for key in _STORED_FIELDS:
+        out[key] += int(delta.get(key, 0))
+    if reason and (delta.get("failures") or delta.get("fallbacks")):
+        out["last_failure"] = reason[:300]
+        out["last_failure_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    return json.dumps(out, sort_keys=True)

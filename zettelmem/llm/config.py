@@ -6,6 +6,8 @@ or an API key is set); otherwise the offline agents run. Example::
     ZETTELMEM_LLM_BASE_URL=http://127.0.0.1:8000/v1 ZETTELMEM_LLM_MODEL=qwen2.5-7b-instruct
     ZETTELMEM_LLM_API_KEY=sk-...            # OpenAI itself (base URL may stay unset)
     ZETTELMEM_LLM_MODE=staged               # separate build / link / evolve calls
+    ZETTELMEM_LLM_STRUCTURED_METHOD=json_schema   # skip the probe (default: auto)
+    ZETTELMEM_LLM_REQUIRED=1                # fail instead of building notes offline
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ class LLMSettings(BaseSettings):
     max_output_tokens: int | None = Field(default=None, ge=1)
     mode: Literal["joint", "staged"] = "joint"
     batch_size: int = Field(default=4, ge=1, le=64)  # memories packed into one call
-    structured_method: Literal["function_calling", "json_schema", "json_mode"] = "function_calling"
+    # auto: probe the endpoint once per process (json_schema, else function_calling, else json_mode)
+    structured_method: Literal["auto", "function_calling", "json_schema", "json_mode"] = "auto"
+    required: bool = False  # True: a failed LLM call is an error (LLMRequired), never an offline-built note
     candidate_chars: int = Field(default=600, ge=50)  # neighbour content shown per note
     budget_calls: int | None = Field(default=None, ge=0)  # per operation (add / add_many)
     budget_tokens: int | None = Field(default=None, ge=0)

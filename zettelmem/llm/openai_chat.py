@@ -1,10 +1,13 @@
 """The production :class:`~zettelmem.llm.protocol.StructuredLLM`: langchain-openai.
 
 ``ChatOpenAI(...).with_structured_output(schema, method=..., include_raw=True)`` against
-any OpenAI-compatible server. The default method is ``function_calling`` (a named
-tool call): it is what OpenAI, vLLM, llama.cpp's server, LM Studio and Ollama all
-accept, while ``json_schema`` response formats are unevenly supported; both, and
-``json_mode``, can be chosen with ``ZETTELMEM_LLM_STRUCTURED_METHOD``.
+any OpenAI-compatible server. The method defaults to ``auto``: the first call probes
+the endpoint once per process (:mod:`zettelmem.llm.probe`) and uses ``json_schema``
+where the server constrains decoding to it (OpenAI, vLLM, Ollama, llama.cpp's
+server, which compiles it into a grammar), else ``function_calling`` (a named tool
+call), else ``json_mode``; ``ZETTELMEM_LLM_STRUCTURED_METHOD`` names one to skip the
+probe. In ``json_schema`` the schema is sent as written (not rewritten to OpenAI's
+strict form, which would force every optional field) and the reply is validated here.
 
 Failure policy of one :meth:`OpenAIChatLLM.complete` call:
 
@@ -31,11 +34,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from zettelmem.errors import ConfigurationError, LLMError, StructuredOutputError
 from zettelmem.llm.accounting import Outcome, UsageMeter, tally
 from zettelmem.llm.config import LLMSettings
+from zettelmem.llm.probe import Method, cached_method, probe
 from zettelmem.llm.protocol import Message
 from zettelmem.llm.repair import describe_error, repair_message
 
@@ -52,7 +56,8 @@ class _LoopState:
 
     client: Any
     chat: Any
-    runnables: dict[type[BaseModel], Any] = field(default_factory=dict)
+    runnables: dict[tuple[type[BaseModel], str], Any] = field(default_factory=dict)
+    probe_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class _Transient(Exception):
@@ -121,15 +126,40 @@ class OpenAIChatLLM:
             self._loops[loop] = state
         return state
 
-    def _runnable(self, schema: type[BaseModel]) -> Any:
+    def _runnable(self, schema: type[BaseModel], method: Method) -> Any:
         state = self._state()
-        runnable = state.runnables.get(schema)
+        runnable = state.runnables.get((schema, method))
         if runnable is None:
-            runnable = state.chat.with_structured_output(
-                schema, method=self.settings.structured_method, include_raw=True
-            )
-            state.runnables[schema] = runnable
+            target: Any = schema
+            if method == "json_schema":  # as written; validated in complete()
+                target = {"name": schema.__name__, "schema": schema.model_json_schema()}
+            runnable = state.chat.with_structured_output(target, method=method, include_raw=True)
+            state.runnables[(schema, method)] = runnable
         return runnable
+
+    @property
+    def structured_method(self) -> Method | None:
+        """The method in use: the configured one, or the probed one (None before the probe)."""
+        configured = self.settings.structured_method
+        if configured != "auto":
+            return configured
+        return cached_method(self.settings.base_url, self.model_name)
+
+    async def _method(self) -> Method:
+        """The configured method, or the endpoint's probed one (probed once per process)."""
+        method = self.structured_method
+        if method is not None:
+            return method
+        state = self._state()
+        async with state.probe_lock:
+            method = self.structured_method
+            if method is not None:
+                return method
+            with tally(self.meter, "probe", self.model_name) as t:
+                result = await probe(state.chat.root_async_client, self.model_name, self.settings.base_url)
+                t.outcome, t.requests = "ok", result.requests
+                t.prompt_tokens, t.completion_tokens = result.prompt_tokens, result.completion_tokens
+            return result.method
 
     async def aclose(self) -> None:
         """Close the HTTP client of the running event loop (safe to call twice)."""
@@ -167,9 +197,11 @@ class OpenAIChatLLM:
 
     # -- the call -------------------------------------------------------------------
 
-    async def _request(self, messages: list[Message], schema: type[BaseModel], stats: dict[str, Any]) -> dict[str, Any]:
+    async def _request(
+        self, messages: list[Message], schema: type[BaseModel], method: Method, stats: dict[str, Any]
+    ) -> dict[str, Any]:
         """One logical request with transport retries; returns the include_raw dict."""
-        runnable = self._runnable(schema)
+        runnable = self._runnable(schema, method)
         attempt = 0
         while True:
             stats["requests"] += 1
@@ -207,7 +239,17 @@ class OpenAIChatLLM:
             parts.append(content if isinstance(content, str) else json.dumps(content))
         return "\n".join(parts) or "(empty reply)"
 
-    def _problem(self, out: dict[str, Any], schema: type[BaseModel]) -> str | None:
+    @staticmethod
+    def _validate(out: dict[str, Any], schema: type[BaseModel]) -> None:
+        """Validate a dict reply (``json_schema``) into ``schema`` in place."""
+        parsed = out.get("parsed")
+        if isinstance(parsed, dict) and out.get("parsing_error") is None:
+            try:
+                out["parsed"] = schema.model_validate(parsed)
+            except ValidationError as exc:
+                out["parsing_error"] = exc
+
+    def _problem(self, out: dict[str, Any], schema: type[BaseModel], method: Method) -> str | None:
         parsed, error = out.get("parsed"), out.get("parsing_error")
         if error is not None:
             return describe_error(error)
@@ -219,14 +261,15 @@ class OpenAIChatLLM:
             detail = detail.split("Received ", 1)[-1].splitlines()[0] if detail else "unparsable"
             return f"the tool call arguments are not valid JSON ({detail})"
         if parsed is None:
-            if self.settings.structured_method == "function_calling":
+            if method == "function_calling":
                 return f"the reply did not call the tool {schema.__name__}"
             return "the reply was empty"
         return f"the reply is a {type(parsed).__name__}, not a {schema.__name__}"
 
-    def _with_format(self, messages: Sequence[Message], schema: type[BaseModel]) -> list[Message]:
+    @staticmethod
+    def _with_format(messages: Sequence[Message], schema: type[BaseModel], method: Method) -> list[Message]:
         """In ``json_mode`` the schema is not sent as a tool, so it goes into the prompt."""
-        if self.settings.structured_method != "json_mode":
+        if method != "json_mode":
             return list(messages)
         spec = json.dumps(schema.model_json_schema(), separators=(",", ":"))
         tail = f"\n\nReply with one JSON object that matches this JSON schema:\n{spec}"
@@ -240,15 +283,17 @@ class OpenAIChatLLM:
     async def complete(self, messages: Sequence[Message], schema: type[T], *, task: str) -> T:
         """Send ``messages``; return the reply validated as ``schema`` (see module doc)."""
         stats: dict[str, Any] = {"requests": 0, "retried": False}
-        messages = self._with_format(messages, schema)
+        method = await self._method()
+        messages = self._with_format(messages, schema, method)
         history = list(messages)
         with tally(self.meter, task, self.model_name) as t:
             try:
                 for round_ in (0, 1):
-                    out = await self._request(history, schema, stats)
+                    out = await self._request(history, schema, method, stats)
                     p, c = self._usage(out.get("raw"))
                     t.prompt_tokens, t.completion_tokens = t.prompt_tokens + p, t.completion_tokens + c
-                    problem = self._problem(out, schema)
+                    self._validate(out, schema)
+                    problem = self._problem(out, schema, method)
                     if problem is None:
                         retried: Outcome = "retried" if stats["retried"] else "ok"
                         t.outcome = "repaired" if round_ else retried

@@ -1,9 +1,13 @@
 """Joint mode: one structured call decides a memory's note, links and evolutions.
 
 ``decide`` packs up to ``batch_size`` memories into one call and runs the calls of
-one batch concurrently (at most ``max_concurrency`` at a time). A call that fails
-for good (after retries and one repair), a spent budget, or a memory the reply left
-out sends those memories to the offline agents, labelled in ``built_by``.
+one batch concurrently (at most ``max_concurrency`` at a time). The reply schema
+has one required property per memory id of the pack (:func:`joint_reply`), so a
+server that constrains decoding cannot merge or drop memories. A memory a reply
+still leaves out gets one targeted call of its own; a call that fails for good
+(after retries and one repair), a spent budget, or a memory still missing sends
+those memories to the offline agents, labelled in ``built_by`` (or, with
+``required``, raises :class:`~zettelmem.errors.LLMRequired`).
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from zettelmem.agents.llm.mapping import (
     links_from,
     memory_view,
     note_view,
+    unshare,
 )
 from zettelmem.agents.llm.render import render_joint
 from zettelmem.agents.llm.runtime import Runtime, fallback_reason
-from zettelmem.agents.llm.schemas import JointContext, JointItem, JointReply, NoteView
+from zettelmem.agents.llm.schemas import JointContext, JointEntry, NoteView, joint_reply
 from zettelmem.errors import LLMError
 
 __all__ = ["JointLLMAgent"]
@@ -79,29 +84,34 @@ class JointLLMAgent:
             )
         return [decision for part in parts for decision in part]
 
-    async def _decide_pack(self, items: list[MemoryInput], candidates: list[Sequence[Candidate]]) -> list[Decision]:
+    async def _decide_pack(
+        self, items: list[MemoryInput], candidates: list[Sequence[Candidate]], *, retry: bool = True
+    ) -> list[Decision]:
         ctx, mem_ids, note_ids = self.context(items, candidates)
         try:
             async with self.rt.limiter:
-                reply = await self.rt.llm.complete(render_joint(ctx), JointReply, task=TASK)
+                reply = await self.rt.llm.complete(render_joint(ctx), joint_reply(len(items)), task=TASK)
         except LLMError as exc:
             return await self.rt.offline_decide(items, candidates, fallback_reason(exc), task=TASK)
 
         meter = self.rt.meter
+        for written, reason in reply.dropped():
+            meter.record_dropped(TASK, "memory", written, reason)
         decided: dict[int, Decision] = {}
-        for entry in reply.notes:
-            key = mem_ids.real(entry.memory)
-            if key is None:
-                meter.record_dropped(TASK, "memory", entry.memory, "not offered")
-                continue
-            index = int(key)
-            if index in decided:
-                meter.record_dropped(TASK, "memory", entry.memory, "duplicate entry")
-                continue
+        texts = {mem_ids.short(str(i)): item.content for i, item in enumerate(items)}
+        entries = unshare(reply.entries(), texts, [n.context for n in ctx.notes])
+        for short, entry in entries.items():
+            index = int(mem_ids.real(short) or 0)
             decided[index] = self._decision(entry, items[index], candidates[index], note_ids)
 
         missing = [i for i in range(len(items)) if i not in decided]
-        if missing:
+        if missing and retry and len(items) > 1:
+            # one targeted call per memory left out, before falling back
+            again = await asyncio.gather(
+                *(self._decide_pack([items[i]], [candidates[i]], retry=False) for i in missing)
+            )
+            decided.update((i, d[0]) for i, d in zip(missing, again, strict=True))
+        elif missing:
             fallback = await self.rt.offline_decide(
                 [items[i] for i in missing],
                 [candidates[i] for i in missing],
@@ -111,7 +121,7 @@ class JointLLMAgent:
             decided.update(zip(missing, fallback, strict=True))
         return [decided[i] for i in range(len(items))]
 
-    def _decision(self, entry: JointItem, item: MemoryInput, cands: Sequence[Candidate], note_ids: IdMap) -> Decision:
+    def _decision(self, entry: JointEntry, item: MemoryInput, cands: Sequence[Candidate], note_ids: IdMap) -> Decision:
         rt, limits = self.rt, self.rt.limits
         offered = {c.note.id for c in cands}
         links = links_from(entry.links, note_ids, offered, limits=limits, meter=rt.meter, task=TASK)

@@ -9,8 +9,9 @@ invented id is visible instead of silently becoming a dangling link.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from zettelmem.agents.base import EvolutionProposal, LinkProposal, MemoryInput, NoteDraft
 from zettelmem.agents.llm.schemas import EvolveOut, Limits, LinkOut, MemoryView, NoteAttrs, NoteView
@@ -22,11 +23,15 @@ __all__ = [
     "IdMap",
     "draft_from",
     "evolutions_from",
+    "grounded",
     "links_from",
     "memory_view",
     "note_view",
     "parse_time",
+    "unshare",
 ]
+
+T = TypeVar("T", bound=NoteAttrs)
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_CONTEXT = 400
@@ -114,15 +119,81 @@ def _clean_context(text: str) -> str:
     return text[:_MAX_CONTEXT]
 
 
+_TYPE_NAMES = frozenset(t.value for t in MemoryType)
+_WORD = re.compile(r"[^\W_]{3,}")
+
+
+def _words(text: str, size: int = 4) -> set[str]:
+    return {w.casefold() for w in _WORD.findall(text) if len(w) >= size}
+
+
+def grounded(labels: Iterable[str], text: str) -> list[str]:
+    """The labels with a word (3+ letters) that occurs in ``text`` (case-insensitively)."""
+    low = text.casefold()
+    return [label for label in labels if any(w.casefold() in low for w in _WORD.findall(label))]
+
+
+def unshare(entries: Mapping[str, T], texts: Mapping[str, str], note_contexts: Iterable[str] = ()) -> dict[str, T]:
+    """Entries with attributes copied from another memory (or a shown note) taken back.
+
+    Small models copy the first entry's attributes onto later memories. A context
+    written for several memories stays only on the one whose text shares the most
+    words with it (and only if it shares any); a context copied from a shown note
+    stays only if it shares a word with the memory's own text; keywords and entities
+    equal to another entry's keep only the ones found in the memory's own text.
+
+    Args:
+        entries: the reply's entries by short memory id.
+        texts: each memory's content by short memory id.
+        note_contexts: the contexts of the notes shown in the prompt.
+    """
+
+    def key(text: str) -> str:
+        return " ".join(text.casefold().split())
+
+    notes = {key(c) for c in note_contexts if c.strip()}
+    by_context: dict[str, list[str]] = {}
+    for short, e in entries.items():
+        if e.context.strip():
+            by_context.setdefault(key(e.context), []).append(short)
+    out = dict(entries)
+    for ctx, owners in by_context.items():
+        shared = [(len(_words(ctx) & _words(texts[m])), m) for m in owners]
+        keep = max(shared, key=lambda x: x[0])[1]
+        for overlap, m in shared:
+            if (len(owners) > 1 or ctx in notes) and (m != keep or overlap == 0):
+                out[m] = out[m].model_copy(update={"context": ""})
+    for field in ("keywords", "entities"):
+        seen: dict[frozenset[str], list[str]] = {}
+        for short, e in entries.items():
+            values = frozenset(v.casefold() for v in getattr(e, field))
+            if values:
+                seen.setdefault(values, []).append(short)
+        for owners in seen.values():
+            if len(owners) > 1:
+                for m in owners:
+                    out[m] = out[m].model_copy(update={field: grounded(getattr(out[m], field), texts[m])})
+    return out
+
+
+def _said_when(value: datetime | None, text: str) -> datetime | None:
+    """A model's event time only if the memory names its year (small models invent dates)."""
+    return value if value is not None and str(value.year) in text else None
+
+
 def draft_from(attrs: NoteAttrs, item: MemoryInput, limits: Limits, built_by: BuiltBy) -> NoteDraft:
-    """A note draft from the model's attributes; the caller's hints win."""
+    """A note draft from the model's attributes; the caller's hints win. Memory type
+    names are neither tags nor keywords (small models put them there); entities must
+    occur in the memory's text."""
+    tags = [t for t in attrs.tags if str(t).strip().casefold() not in _TYPE_NAMES]
+    keywords = [k for k in attrs.keywords if str(k).strip().casefold() not in _TYPE_NAMES]
     return NoteDraft(
-        keywords=clean_labels(attrs.keywords, limits.max_keywords, strict=False),
-        tags=clean_labels(attrs.tags, limits.max_tags, strict=False, lower=True),
+        keywords=clean_labels(keywords, limits.max_keywords, strict=False),
+        tags=clean_labels(tags, limits.max_tags, strict=False, lower=True),
         context=_clean_context(attrs.context),
         memory_type=item.memory_type or attrs.memory_type,
-        entities=clean_labels(attrs.entities, 32, strict=False),
-        event_time=item.event_time or parse_time(attrs.event_time),
+        entities=clean_labels(grounded(attrs.entities, item.content), 32, strict=False),  # as written
+        event_time=item.event_time or _said_when(parse_time(attrs.event_time), item.content),
         built_by=built_by,
     )
 

@@ -55,8 +55,8 @@ __all__ = [
 
 #: The prompt file each task uses (pinned: a new version is a new file and a code change).
 PROMPT_FILES: dict[str, str] = {
-    "joint": "joint_v1.md",
-    "build": "build_v1.md",
+    "joint": "joint_v2.md",
+    "build": "build_v2.md",
     "link": "link_v1.md",
     "evolve": "evolve_v1.md",
 }

@@ -13,7 +13,7 @@ from zettelmem.agents.base import AgentSuite, Candidate, Decision, MemoryInput, 
 from zettelmem.agents.llm.render import prompt_version
 from zettelmem.agents.llm.schemas import Limits
 from zettelmem.config import AgentsConfig
-from zettelmem.errors import BudgetExceeded
+from zettelmem.errors import BudgetExceeded, LLMRequired
 from zettelmem.llm.accounting import UsageMeter
 from zettelmem.llm.config import LLMSettings
 from zettelmem.llm.protocol import StructuredLLM
@@ -113,6 +113,19 @@ class Runtime:
         """The label of what the LLM built for ``task``."""
         return BuiltBy(kind="llm", agent=f"llm.{task}", version=prompt_version(task), model=self.llm.model_name)
 
+    def fallback(self, task: str, reason: str, memories: int = 1) -> None:
+        """Count work handed to the offline agents, or refuse it when the LLM is required.
+
+        Raises:
+            LLMRequired: ``settings.required`` is set.
+        """
+        if self.settings.required:
+            raise LLMRequired(
+                f"the LLM failed for {memories} memor{'y' if memories == 1 else 'ies'} ({task}): {reason}; "
+                "ZETTELMEM_LLM_REQUIRED=1 forbids building notes offline, so nothing was written"
+            )
+        self.meter.record_fallback(task, reason, memories)
+
     async def offline_decide(
         self,
         items: Sequence[MemoryInput],
@@ -124,7 +137,7 @@ class Runtime:
         """Decide ``items`` with the offline agents, labelled with ``reason``."""
         if not items:
             return []
-        self.meter.record_fallback(task, reason, len(items))
+        self.fallback(task, reason, len(items))
         off = self.offline
         if off.joint is not None:
             decisions = list(await off.joint.decide(items, candidates))
@@ -146,6 +159,6 @@ class Runtime:
         """Build ``items`` with the offline builder, labelled with ``reason``."""
         if not items:
             return []
-        self.meter.record_fallback("build", reason, len(items))
+        self.fallback("build", reason, len(items))
         drafts = await self.offline.builder.build(items)
         return [mark_fallback(d, reason) for d in drafts]

@@ -11,22 +11,22 @@ fields) and enums are spelled out inline.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model, field_validator, model_validator
 
 from zettelmem.models import MemoryType, Relation
 
 __all__ = [
     "BuildContext",
-    "BuildItem",
-    "BuildReply",
+    "BuildEntry",
     "EvolveContext",
     "EvolveOut",
     "EvolveReply",
     "JointContext",
-    "JointItem",
-    "JointReply",
+    "JointEntry",
+    "KeyedReply",
     "Limits",
     "LinkContext",
     "LinkOut",
@@ -35,6 +35,9 @@ __all__ = [
     "MemoryView",
     "NoteAttrs",
     "NoteView",
+    "build_reply",
+    "joint_reply",
+    "keyed_reply",
 ]
 
 
@@ -200,13 +203,7 @@ class EvolveOut(BaseModel):
     _type = field_validator("memory_type", mode="before")(_lower)
 
 
-class _MemoryRef(BaseModel):
-    model_config = _LEAN
-
-    memory: str  # a short id, e.g. m1
-
-
-class JointItem(NoteAttrs, _MemoryRef):
+class JointEntry(NoteAttrs):
     """Everything decided about one new memory."""
 
     model_config = _LEAN
@@ -215,22 +212,110 @@ class JointItem(NoteAttrs, _MemoryRef):
     evolve: list[EvolveOut] = Field(default_factory=list)
 
 
-class JointReply(BaseModel):
-    """Notes, links and updates: one entry per new memory."""
-
-    notes: list[JointItem]
-
-
-class BuildItem(NoteAttrs, _MemoryRef):
+class BuildEntry(NoteAttrs):
     """Attributes of one new memory."""
 
     model_config = _LEAN
 
 
-class BuildReply(BaseModel):
-    """Note attributes: one entry per new memory."""
+_DROPPED = "zettelmem_dropped"  # where the validator keeps keys it could not use
 
-    notes: list[BuildItem]
+
+def _memory_key(written: object) -> str:
+    return str(written).strip().strip("[]\"'").lower()
+
+
+def _keyed_schema(schema: dict[str, Any]) -> None:
+    """Every memory id is a required property holding its entry; nothing else is allowed."""
+    props = schema.get("properties", {})
+    for name, prop in props.items():
+        refs = [p for p in prop.get("anyOf", []) if p.get("type") != "null"]
+        props[name] = refs[0] if refs else prop
+    schema["required"] = list(props)
+    schema["additionalProperties"] = False
+
+
+class KeyedReply(BaseModel):
+    """A reply with one entry per memory id given (``m1`` … ``mN``), built per pack size.
+
+    The JSON schema sent to the model makes every id a required property and allows
+    no other, so a server that constrains decoding (a grammar) yields exactly one
+    entry per memory. Validation is more forgiving, so a partial reply is still
+    used: ids are matched case- and quote-insensitively, the older list form
+    ``{"notes": [{"memory": "m1", …}]}`` is accepted, unknown and duplicate ids are
+    kept aside for :meth:`dropped`, and only a reply with no usable entry at all is
+    invalid (it gets the repair turn). :func:`keyed_reply` builds the models.
+    """
+
+    model_config = ConfigDict(extra="allow", json_schema_extra=_keyed_schema)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _by_id(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        items: list[tuple[object, Any]]
+        notes = data.get("notes")
+        if isinstance(notes, list) and not any(_memory_key(k) in cls.model_fields for k in data):
+            items = [
+                (e.get("memory"), {k: v for k, v in e.items() if k != "memory"}) if isinstance(e, dict) else ("?", e)
+                for e in notes
+            ]
+        else:
+            items = [(k, v) for k, v in data.items() if k != _DROPPED]
+        out: dict[str, Any] = {}
+        dropped: list[tuple[str, str]] = list(data.get(_DROPPED, []) or [])
+        for written, value in items:
+            key = _memory_key(written)
+            if key not in cls.model_fields:
+                dropped.append((str(written), "not offered"))
+            elif key in out:
+                dropped.append((str(written), "duplicate entry"))
+            else:
+                out[key] = value
+        if dropped:
+            out[_DROPPED] = dropped
+        return out
+
+    @model_validator(mode="after")
+    def _some(self) -> KeyedReply:
+        if not self.entries():
+            ids = ", ".join(type(self).model_fields)
+            raise ValueError(f"no entry for any memory id; give one entry for each of {ids}")
+        return self
+
+    def entries(self) -> dict[str, Any]:
+        """The entries present, by memory id, in id order."""
+        return {k: v for k in type(self).model_fields if (v := getattr(self, k)) is not None}
+
+    def missing(self) -> list[str]:
+        """The memory ids the reply left out."""
+        return [k for k in type(self).model_fields if getattr(self, k) is None]
+
+    def dropped(self) -> list[tuple[str, str]]:
+        """``(id as written, reason)`` for entries of ids not given, or given twice."""
+        return [(str(d[0]), str(d[1])) for d in (self.model_extra or {}).get(_DROPPED, [])]
+
+
+@cache
+def keyed_reply(entry: type[BaseModel], size: int, name: str) -> type[KeyedReply]:
+    """The reply model of a pack of ``size`` memories: properties ``m1`` … ``m<size>``."""
+    if size < 1:
+        raise ValueError("a pack has at least one memory")
+    fields: dict[str, Any] = {f"m{i}": (entry | None, None) for i in range(1, size + 1)}
+    model = create_model(name, __base__=KeyedReply, **fields)
+    model.__doc__ = f"One entry per new memory, keyed by its id (m1 … m{size}); every id, no other."
+    return model
+
+
+def joint_reply(size: int) -> type[KeyedReply]:
+    """Notes, links and updates of ``size`` memories (tool / schema name ``JointReply``)."""
+    return keyed_reply(JointEntry, size, "JointReply")
+
+
+def build_reply(size: int) -> type[KeyedReply]:
+    """Note attributes of ``size`` memories (tool / schema name ``BuildReply``)."""
+    return keyed_reply(BuildEntry, size, "BuildReply")
 
 
 class LinkReply(BaseModel):

@@ -21,17 +21,18 @@ from zettelmem.agents.llm.mapping import (
     links_from,
     memory_view,
     note_view,
+    unshare,
 )
 from zettelmem.agents.llm.render import render_build, render_evolve, render_link
 from zettelmem.agents.llm.runtime import Runtime, fallback_reason
 from zettelmem.agents.llm.schemas import (
     BuildContext,
-    BuildReply,
     EvolveContext,
     EvolveReply,
     LinkContext,
     LinkedView,
     LinkReply,
+    build_reply,
 )
 from zettelmem.errors import LLMError
 from zettelmem.models import Note
@@ -53,27 +54,28 @@ class LLMNoteBuilder:
             parts = await asyncio.gather(*(self._build_pack(span) for span in spans))
         return [draft for part in parts for draft in part]
 
-    async def _build_pack(self, items: list[MemoryInput]) -> list[NoteDraft]:
+    async def _build_pack(self, items: list[MemoryInput], *, retry: bool = True) -> list[NoteDraft]:
         rt = self.rt
         mem_ids = IdMap("m")
         views = [memory_view(mem_ids.add(str(i)), item) for i, item in enumerate(items)]
         ctx = BuildContext(memories=views, limits=rt.limits)
         try:
             async with rt.limiter:
-                reply = await rt.llm.complete(render_build(ctx), BuildReply, task="build")
+                reply = await rt.llm.complete(render_build(ctx), build_reply(len(items)), task="build")
         except LLMError as exc:
             return await rt.offline_build(items, fallback_reason(exc))
+        for written, reason in reply.dropped():
+            rt.meter.record_dropped("build", "memory", written, reason)
         drafts: dict[int, NoteDraft] = {}
-        for entry in reply.notes:
-            key = mem_ids.real(entry.memory)
-            if key is None or int(key) in drafts:
-                reason = "not offered" if key is None else "duplicate entry"
-                rt.meter.record_dropped("build", "memory", entry.memory, reason)
-                continue
-            index = int(key)
+        texts = {mem_ids.short(str(i)): item.content for i, item in enumerate(items)}
+        for short, entry in unshare(reply.entries(), texts).items():
+            index = int(mem_ids.real(short) or 0)
             drafts[index] = draft_from(entry, items[index], rt.limits, rt.built_by("build"))
         missing = [i for i in range(len(items)) if i not in drafts]
-        if missing:
+        if missing and retry and len(items) > 1:
+            again = await asyncio.gather(*(self._build_pack([items[i]], retry=False) for i in missing))
+            drafts.update((i, d[0]) for i, d in zip(missing, again, strict=True))
+        elif missing:
             fallback = await rt.offline_build([items[i] for i in missing], "missing_from_reply")
             drafts.update(zip(missing, fallback, strict=True))
         return [drafts[i] for i in range(len(items))]
@@ -111,7 +113,7 @@ class LLMLinker:
                 async with rt.limiter:
                     reply = await rt.llm.complete(render_link(ctx), LinkReply, task="link")
             except LLMError as exc:
-                rt.meter.record_fallback("link", fallback_reason(exc))
+                rt.fallback("link", fallback_reason(exc))
                 return list(await rt.offline.linker.link(note, candidates))
         offered = {c.note.id for c in candidates}
         return links_from(reply.links, ids, offered, limits=rt.limits, meter=rt.meter, task="link")
@@ -156,7 +158,7 @@ class LLMEvolver:
                     reply = await rt.llm.complete(render_evolve(ctx), EvolveReply, task="evolve")
             except LLMError as exc:
                 reason = fallback_reason(exc)
-                rt.meter.record_fallback("evolve", reason)
+                rt.fallback("evolve", reason)
                 proposals = await rt.offline.evolver.evolve(trigger, linked, links)
                 return [
                     p.model_copy(update={"agent": p.agent.model_copy(update={"fallback_reason": reason})})
