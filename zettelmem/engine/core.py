@@ -312,7 +312,7 @@ class AsyncMemory:
     async def _all_ids(self, scope: Scope) -> builtins.list[str]:
         """Every note id of a scope, oldest first (maintenance passes only, never a request path)."""
         ids: builtins.list[str] = []
-        while page := await asyncio.to_thread(self.graph.list_notes, scope, None, 1000, len(ids)):
+        while page := await self.graph.alist_notes(scope, None, 1000, len(ids)):
             ids += [n.id for n in page]
         return ids
 
@@ -328,7 +328,7 @@ class AsyncMemory:
             "embedding_model": self.embedder.model_id,
             "agents": self.agents.name,
             "llm": self.parts.usage(),
-            "llm_stored": read_stored(await asyncio.to_thread(self.graph.get_meta, STORED_KEY)),
+            "llm_stored": read_stored(await self.graph.aget_meta(STORED_KEY)),
         }
 
     async def check(self, repair: bool = False, scope: Scope | None = None, *, force: bool = False) -> CheckReport:

@@ -197,7 +197,7 @@ async def stored_usage(parts: EngineParts, delta: Usage) -> dict[str, str]:
     if meter is None:
         return {}
     reason = meter.fallback_log[-1].reason if delta.fallbacks and meter.fallback_log else None
-    value = merge_stored(await asyncio.to_thread(parts.graph.get_meta, STORED_KEY), delta.model_dump(), reason)
+    value = merge_stored(await parts.graph.aget_meta(STORED_KEY), delta.model_dump(), reason)
     return {} if value is None else {STORED_KEY: value}
 
 
