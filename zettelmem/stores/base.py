@@ -48,7 +48,7 @@ import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Concatenate, Generic, Literal, ParamSpec, TypeVar, cast
+from typing import Any, Concatenate, Generic, Literal, ParamSpec, Self, TypeVar, cast
 
 from zettelmem.errors import ChangeNotFound, NoteNotFound
 from zettelmem.filters import Filter
@@ -380,7 +380,7 @@ class GraphStore(ABC):
         """
         return {"missing": [], "stale": [], "orphan": []}
 
-    def __enter__(self) -> GraphStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
