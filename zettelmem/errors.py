@@ -15,9 +15,11 @@ where callers expect them (``except KeyError`` still catches an unknown id)::
     ├── NotFound (KeyError)
     │   ├── NoteNotFound
     │   ├── LinkNotFound
-    │   └── ChangeNotFound
+    │   ├── ChangeNotFound
+    │   └── StoreNotFound                no store in the folder a read-only open named
     ├── StoreError
-    │   ├── StoreLocked                  another process holds the folder
+    │   ├── StoreLocked                  another process holds the folder for writing
+    │   ├── StoreReadOnly                a write on a store opened read-only
     │   ├── StoreCorrupt                 a store file cannot be read
     │   ├── BackendUnavailable (ConnectionError)   server down / unreachable
     │   ├── SchemaVersionError           migrations missing, edited or unknown
@@ -55,6 +57,8 @@ __all__ = [
     "StoreCorrupt",
     "StoreError",
     "StoreLocked",
+    "StoreNotFound",
+    "StoreReadOnly",
     "StructuredOutputError",
     "ZettelmemError",
 ]
@@ -111,12 +115,20 @@ class ChangeNotFound(NotFound):
     """No change with this id."""
 
 
+class StoreNotFound(NotFound):
+    """A read-only open found no store where it was pointed (nothing is created)."""
+
+
 class StoreError(ZettelmemError):
     """The graph or vector store failed."""
 
 
 class StoreLocked(StoreError):
     """Another process has the store folder open for writing."""
+
+
+class StoreReadOnly(StoreError):
+    """A write was attempted on a store opened read-only."""
 
 
 class StoreCorrupt(StoreError):

@@ -162,6 +162,8 @@ class Note(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     access_count: int = 0
     last_accessed: datetime | None = None
+    #: Evolvable fields a user edit set: automatic evolution leaves them alone until unpinned.
+    pinned: list[str] = Field(default_factory=list)
 
     @field_validator(
         "created_at", "updated_at", "event_time", "valid_from", "valid_to", "last_accessed"

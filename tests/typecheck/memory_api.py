@@ -25,6 +25,7 @@ def sync_api(mem: Memory, scope: Scope) -> None:
     assert_type(mem.delete(["a", "b"], scope), int)
     assert_type(mem.link("a", "b", scope, weight=0.9), Link)
     assert_type(mem.unlink("a", "b"), int)
+    assert_type(mem.unpin("id", scope), Note)
     assert_type(mem.evolve(None, scope), list[AddResult])
     assert_type(mem.consolidate(None, scope), ConsolidationReport)
     assert_type(mem.stats(), dict[str, Any])

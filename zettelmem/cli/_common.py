@@ -24,8 +24,17 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from zettelmem.errors import ConfigurationError, InvalidInput, NoteNotFound, NotFound, ZettelmemError
-from zettelmem.models import Note, Scope
+from zettelmem.errors import (
+    ChangeNotFound,
+    ConfigurationError,
+    InvalidInput,
+    NoteNotFound,
+    NotFound,
+    StoreError,
+    StoreNotFound,
+    ZettelmemError,
+)
+from zettelmem.models import Change, Note, Scope
 
 __all__ = [
     "EXIT_FAILED",
@@ -37,6 +46,7 @@ __all__ = [
     "guard",
     "parse_time",
     "print_json",
+    "resolve_change",
     "resolve_note",
 ]
 
@@ -90,14 +100,56 @@ class State:
             raise ConfigurationError(f"invalid configuration {where}: {first.get('msg')}") from exc
 
     @contextmanager
-    def memory(self, home: Path | None = None, **overrides: Any) -> Iterator[Any]:
+    def memory(self, home: Path | None = None, *, read: bool = False, **overrides: Any) -> Iterator[Any]:
+        """Open the memory; ``read`` opens it read-only and refuses a folder that holds no store."""
         from zettelmem.engine.sync import Memory
 
-        mem = Memory(self.settings(home, **overrides))
+        settings = self.settings(home, **overrides)
+        created = check_home(settings, read=read)
+        try:
+            mem = Memory(settings, read_only=read)
+        except PermissionError as exc:
+            raise StoreError(f"cannot open memory folder {settings.home}: permission denied ({exc.filename})"
+                             + ("" if read else "; read commands open it read-only")) from None
+        except OSError as exc:
+            raise StoreError(f"cannot open memory folder {settings.home}: {exc.strerror or exc}") from None
+        if created:
+            err_console.print(f"created a new memory at {settings.home}", style="dim", markup=False)
         try:
             yield mem
         finally:
             mem.close()
+
+
+def check_home(settings: Any, *, read: bool) -> bool:
+    """Refuse a home that cannot be a memory folder; True if a write command will create a new store.
+
+    A home that is a file is refused. A read command refuses a folder (embedded
+    backend) that holds no store instead of creating an empty one — almost always
+    a mistyped ``--home``. A write command refuses a folder it cannot write.
+    """
+    from zettelmem.config import NetworkXConfig
+
+    home = Path(settings.home)
+    if home.exists() and not home.is_dir():
+        raise ConfigurationError(f"--home {home} is a file, not a memory folder")
+    for parent in home.parents:
+        if parent.exists() and not parent.is_dir():
+            raise ConfigurationError(f"--home {home}: {parent} is a file, not a folder")
+    if not isinstance(settings.graph, NetworkXConfig):
+        return False
+    graph = Path(settings.graph_path())
+    if graph.exists():
+        if not read and not os.access(graph.parent, os.W_OK):
+            raise StoreError(f"memory folder {graph.parent} is not writable (read commands still work)")
+        return False
+    if read:
+        raise StoreNotFound(f"no memory at {home} (no {graph.name}): check --home / ZETTELMEM_HOME; "
+                            "`zettelmem add` or `ingest` creates one")
+    existing = next((p for p in (home, *home.parents) if p.exists()), None)
+    if existing is not None and not os.access(existing, os.W_OK):
+        raise StoreError(f"cannot create a memory at {home}: {existing} is not writable")
+    return True
 
 
 def get_state(ctx: typer.Context) -> State:
@@ -158,6 +210,27 @@ def parse_time(value: str | None, what: str = "time") -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         raise InvalidInput(f"{what} must be ISO 8601 (e.g. 2024-03-02 or 2024-03-02T18:30), not {value!r}") from None
+
+
+def _changes_in_scope(mem: Any, scope: Scope) -> list[Change]:
+    from zettelmem.stores.base import GetChanges
+
+    return list(mem.aio.graph.batch([GetChanges(scope)])[0])
+
+
+def resolve_change(mem: Any, scope: Scope, ident: str) -> str:
+    """A change id from a full id or a unique prefix of at least 4 characters (as ``history`` prints them)."""
+    ident = ident.strip()
+    if len(ident) >= 32:
+        return ident
+    if len(ident) < 4:
+        raise InvalidInput(f"change id {ident!r} is too short; give at least 4 characters")
+    found = sorted({c.id for c in _changes_in_scope(mem, scope) if c.id.startswith(ident)})
+    if not found:
+        raise ChangeNotFound(f"no change {ident!r} in scope {scope}")
+    if len(found) > 1:
+        raise InvalidInput(f"change id prefix {ident!r} matches {len(found)} changes; give more characters")
+    return found[0]
 
 
 def resolve_note(mem: Any, scope: Scope, ident: str) -> Note:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import SecretStr
 
 from zettelmem.cli._common import EXIT_FAILED, console, fail, get_state, guard, print_json
-from zettelmem.config import ChromaLocalConfig, ChromaServerConfig, Neo4jConfig
+
+if TYPE_CHECKING:
+    from zettelmem.config import ChromaLocalConfig, ChromaServerConfig
 
 __all__ = ["db_app", "migrate"]
 
@@ -25,6 +26,8 @@ def db_migrate(ctx: typer.Context) -> None:
     ZETTELMEM_GRAPH__URI, ZETTELMEM_GRAPH__PASSWORD, ...). The embedded NetworkX
     store has no schema to migrate.
     """
+    from zettelmem.config import Neo4jConfig
+
     st = get_state(ctx)
     settings = st.settings()
     if not isinstance(settings.graph, Neo4jConfig):
@@ -58,8 +61,10 @@ def migrate(
     sample: Annotated[int, typer.Option("--sample", help="Notes compared field by field afterwards.")] = 50,
 ) -> None:
     """Copy the whole embedded store (every scope) into Neo4j + Chroma and verify it; safe to rerun."""
+    from pydantic import SecretStr
     from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+    from zettelmem.config import ChromaLocalConfig, ChromaServerConfig, Neo4jConfig
     from zettelmem.migrate import migrate_store
 
     st = get_state(ctx)

@@ -22,8 +22,9 @@ from zettelmem.models import Change, Link, Note
 
 __all__ = ["QUERIES", "pick_evolution", "run_demo"]
 
+#: The showcase searches; tests/test_search_quality.py asserts their expected top hits.
 QUERIES = (
-    "Where does Maya live now?",
+    "Which neighbourhood did Maya move to?",
     "Who is the new baker at the bakery?",
     "When is Jonas visiting Seattle?",
 )

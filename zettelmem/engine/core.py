@@ -69,9 +69,12 @@ class AsyncMemory:
         graph: GraphStore | None = None,
         vectors: VectorIndex | None = None,
         embedder: Embedder | None = None,
+        read_only: bool = False,
     ) -> None:
         settings = settings or Settings()
-        graph, vectors, embedder = open_backends(settings, graph, vectors, embedder)
+        #: opened for reading only: no writer lock, writes raise StoreReadOnly
+        self.read_only = read_only
+        graph, vectors, embedder = open_backends(settings, graph, vectors, embedder, read_only=read_only)
         self.parts = EngineParts(
             settings=settings,
             graph=graph,
@@ -228,7 +231,11 @@ class AsyncMemory:
     # -- writes by the user -----------------------------------------------------------
     async def update(self, /, note_id: str, scope: Scope | None = None, *, rationale: str = "user update",
                      expected_version: int | None = None, **fields: Any) -> Change:
-        """Rewrite evolvable attributes (keywords, tags, context, memory_type) as a Change."""
+        """Rewrite evolvable attributes (keywords, tags, context, memory_type) as a Change.
+
+        The fields set are *pinned*: later automatic evolutions leave them alone
+        until :meth:`unpin` releases them.
+        """
         note_id, scope, rationale = check.note_id(note_id), self._scope(check.scope(scope)), check.rationale(rationale)
         expected_version, fields = check.expected_version(expected_version), check.update_fields(fields)
         async with self._write_lock:
@@ -236,7 +243,20 @@ class AsyncMemory:
             if expected_version is not None and expected_version != note.version:
                 raise ConflictError(f"note {note_id} is at version {note.version}, not {expected_version}")
             clean = clean_fields(self.settings.agents, fields)
-            return await write_change(self.parts, note, clean, rationale, "update", USER)
+            pins = sorted(set(note.pinned) | set(clean))
+            return await write_change(self.parts, note, clean, rationale, "update", USER, pinned=pins)
+
+    async def unpin(self, note_id: str, scope: Scope | None = None, fields: Sequence[str] | None = None) -> Note:
+        """Let evolution change these pinned fields again (default: all of them)."""
+        scope = self._scope(scope)
+        async with self._write_lock:
+            note = await self.get(note_id, scope)
+            keep = [] if fields is None else [f for f in note.pinned if f not in set(fields)]
+            if keep == note.pinned:
+                return note
+            new = note.model_copy(update={"pinned": keep})
+            await self.graph.aput_notes([new])
+            return new
 
     async def revert(self, change_id: str, scope: Scope | None = None) -> Change:
         """Undo one change: a new version restoring the fields it rewrote."""

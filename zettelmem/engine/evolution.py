@@ -67,6 +67,11 @@ def evolution_change(
         fields = clean_fields(cfg, prop.changes())
     except InvalidInput as exc:
         reason = f"invalid proposal: {exc}"
+    pinned = sorted(set(target.pinned) & set(fields))
+    if pinned:  # a user edit set these fields: evolution leaves them alone
+        fields = {f: v for f, v in fields.items() if f not in pinned}
+        if not fields and reason is None:
+            reason = f"{', '.join(pinned)} pinned by a user edit (unpin to let evolution change them)"
     if reason is None and prop.expected_version != target.version:
         reason = f"stale: proposal saw version {prop.expected_version}, note is at {target.version}"
     if reason is None:

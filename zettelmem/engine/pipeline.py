@@ -269,16 +269,24 @@ async def reembed(parts: EngineParts, notes: Sequence[Note]) -> None:
 async def write_change(
     parts: EngineParts, note: Note, fields: dict[str, Any], rationale: str,
     kind: Literal["update", "revert"], agent: BuiltBy, reverts: str | None = None,
+    pinned: list[str] | None = None,
 ) -> Change:
-    """Write one user change (update or revert) of ``note``: vectors, then one graph batch."""
+    """Write one user change (update or revert) of ``note``: vectors, then one graph batch.
+
+    ``pinned``: the note's pinned fields afterwards (a user update pins what it set).
+    """
     current = note.evolvable()
     after = {f: v for f, v in fields.items() if current.get(f) != v}
     change = Change(note_id=note.id, scope=note.scope, version_before=note.version,
                     version_after=note.version + 1, before={f: current[f] for f in after}, after=after,
                     rationale=rationale, agent=agent, kind=kind, reverts=reverts)
     if not after:
+        if pinned is not None and pinned != note.pinned:  # same values, but now pinned
+            await parts.graph.abatch([PutNotes((note.model_copy(update={"pinned": pinned}),))])
         return change.model_copy(update={"version_after": note.version})
     new = with_change(note, change)
+    if pinned is not None:
+        new = new.model_copy(update={"pinned": pinned})
     if "context" in after:
         await reembed(parts, [new])
     else:

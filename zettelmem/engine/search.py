@@ -4,8 +4,11 @@
 2. lexical: the graph store's full-text top ``lexical_k`` (BM25: SQLite FTS5 or
    Neo4j's Lucene index) over content + attributes, and over the same plus the
    note each one answers or follows (the *thread* list), filtered in the store;
-3. fusion: weighted RRF, score = Σ w_list / (rrf_k + rank) over the lists a note
-   is in; notes whose speaker or entities the query names get ``entity_boost``;
+3. fusion: each list first drops matches below its minimum score
+   (``dense_min_score`` cosine, ``lexical_min_score`` BM25: noise never ranks nor
+   explains a hit), once the dense list holds ``min_score_notes`` candidates (in
+   a scope of a few notes every match counts); then weighted RRF, score = Σ w_list / (rrf_k + rank) over the
+   lists a note is in; notes whose speaker or entities the query names get ``entity_boost``;
 4. graph: each of the top ``expand_seeds`` fused hits passes
    ``seed score × link weight × relation factor`` to its linked notes; those
    notes, ranked by their best such path, form one more RRF list (weight
@@ -58,12 +61,14 @@ async def hybrid_search(
     fused: dict[str, float] = {}
     why: dict[str, list[Reason]] = {}
     lists = [
-        ("dense", cfg.dense_weight, [(h.id, h.similarity) for h in dense]),
-        ("lexical", cfg.lexical_weight, lexical),
-        ("thread", cfg.thread_weight, thread),
+        ("dense", cfg.dense_weight, cfg.dense_min_score, [(h.id, h.similarity) for h in dense]),
+        ("lexical", cfg.lexical_weight, cfg.lexical_min_score, lexical),
+        ("thread", cfg.thread_weight, cfg.lexical_min_score, thread),
     ]
-    for kind, weight, ranked in lists:
-        for rank, (i, s) in enumerate([(i, s) for i, s in ranked if i in notes], 1):
+    floors = len(dense) >= cfg.min_score_notes
+    for kind, weight, floor, ranked in lists:
+        floor = floor if floors else float("-inf")
+        for rank, (i, s) in enumerate([(i, s) for i, s in ranked if i in notes and s >= floor], 1):
             fused[i] = fused.get(i, 0.0) + weight / (cfg.rrf_k + rank)
             why.setdefault(i, []).append(Reason(kind=kind, rank=rank, score=s))  # type: ignore[arg-type]
     if cfg.entity_boost:

@@ -14,6 +14,7 @@ caller: it raises :class:`~zettelmem.errors.ReentrantCall` instead of hanging.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import threading
 from collections.abc import Callable, Coroutine
@@ -26,7 +27,7 @@ from zettelmem.errors import ConfigurationError, ReentrantCall
 __all__ = ["Memory"]
 
 #: keywords of ``Memory(...)`` that are ready-made engine parts, not Settings fields
-_PARTS = ("agents", "graph", "vectors", "embedder")
+_PARTS = ("agents", "graph", "vectors", "embedder", "read_only")
 P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
@@ -49,12 +50,32 @@ class _LoopThread:
                 "inside an add_many progress callback); it would wait forever for the call it is part "
                 "of. Make the call after the outer one returns, or from another thread."
             )
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            # Ctrl-C: cancel the operation and let its tasks finish unwinding, so nothing is
+            # left pending on the loop ("Task was destroyed but it is pending!" at exit).
+            future.cancel()
+            with contextlib.suppress(BaseException):
+                asyncio.run_coroutine_threadsafe(_settle(), self.loop).result(timeout=10)
+            raise
 
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5)
         self.loop.close()
+
+
+async def _settle() -> None:
+    """Wait until every other task on this loop has finished (after a cancellation)."""
+    for _ in range(3):
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        if not others:
+            return
+        for t in others:
+            t.cancel()
+        await asyncio.wait(others, timeout=3)
 
 
 def _mirror(
@@ -94,6 +115,7 @@ class Memory:
     delete = _mirror(AsyncMemory.delete)
     link = _mirror(AsyncMemory.link)
     unlink = _mirror(AsyncMemory.unlink)
+    unpin = _mirror(AsyncMemory.unpin)
     evolve = _mirror(AsyncMemory.evolve)
     consolidate = _mirror(AsyncMemory.consolidate)
     stats = _mirror(AsyncMemory.stats)
@@ -101,7 +123,7 @@ class Memory:
 
     def __init__(self, settings: Settings | None = None, **kwargs: Any) -> None:
         if settings is None:  # keywords are Settings fields (and perhaps a ready-made embedder)
-            parts = {"embedder": kwargs.pop("embedder")} if "embedder" in kwargs else {}
+            parts: dict[str, Any] = {k: kwargs.pop(k) for k in ("embedder", "read_only") if k in kwargs}
             settings = Settings(**kwargs)  # an unknown keyword is a ConfigurationError there
         else:  # keywords are ready-made engine parts
             parts = kwargs

@@ -13,12 +13,14 @@ import html
 import io
 import json
 import re
+from collections import Counter
 from importlib import resources
 from typing import Any
 
 import networkx as nx
 
 from zettelmem._cards import OTHER_COLOR, TYPE_COLORS
+from zettelmem.export._graph import RELATION_COLORS
 
 __all__ = [
     "cytoscape_data",
@@ -36,6 +38,8 @@ _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ufffe\uffff]")
 
 
 def _flat_value(name: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, list | tuple) and any(isinstance(v, dict | list) for v in value):
+        return {f"{name}_json": json.dumps(list(value), ensure_ascii=False, sort_keys=True, default=str)}
     if isinstance(value, list | tuple):
         items = [str(v) for v in value]
         return {name: _xml_safe("; ".join(items)), f"{name}_json": json.dumps(items, ensure_ascii=False)}
@@ -168,7 +172,9 @@ def render_dot(graph: nx.MultiDiGraph) -> str:
                      f"fillcolor={_dot_str(color)}, tooltip={_dot_str(tooltip)}];")
     for u, v, key, data in graph.edges(keys=True, data=True):
         weight = data.get("weight", 0.5)
+        color = RELATION_COLORS.get(str(data.get("relation", key)), OTHER_COLOR)
         lines.append(f"  {_dot_str(u)} -> {_dot_str(v)} [label={_dot_str(data.get('relation', key))}, "
+                     f"color={_dot_str(color)}, fontcolor={_dot_str(color)}, "
                      f"penwidth={0.5 + 2.5 * float(weight):.2f}, tooltip={_dot_str(data.get('rationale', ''))}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -186,12 +192,77 @@ def _script_json(obj: Any) -> str:
     return "".join(_JS_ESC.get(c, c) for c in text)
 
 
+def clusters_of(graph: nx.MultiDiGraph) -> tuple[dict[Any, int], list[dict[str, Any]]]:
+    """Communities for the viewer's layout: label propagation over the links (seeded, O(links)).
+
+    Notes in a community of fewer than 3 join their strongest neighbour's; unlinked
+    ones share one cluster. Each cluster is named by its commonest keywords.
+    """
+    und = nx.Graph()
+    und.add_nodes_from(graph.nodes)
+    for u, v, d in graph.edges(data=True):
+        w = float(d.get("weight", 0.5) or 0.5)
+        if u != v and (not und.has_edge(u, v) or und[u][v]["weight"] < w):
+            und.add_edge(u, v, weight=w)
+    comms = sorted((sorted(c, key=str) for c in nx.community.asyn_lpa_communities(und, weight="weight", seed=0)),
+                   key=lambda c: (-len(c), str(c[0])))
+    of: dict[Any, int] = {}
+    for i, members in enumerate(comms):
+        for n in members:
+            of[n] = i
+    sizes = Counter(of.values())
+    lonely = len(comms)
+    for n in sorted(und.nodes, key=str):
+        if sizes[of[n]] >= 3:
+            continue
+        nbrs = sorted(((d["weight"], str(m)) for m, d in und[n].items() if sizes[of[m]] >= 3), reverse=True)
+        of[n] = of[next(m for m in und[n] if str(m) == nbrs[0][1])] if nbrs else lonely
+    final = Counter(of.values())
+    ids = {c: i for i, c in enumerate(sorted(final, key=lambda c: (-final[c], c)))}
+    of = {n: ids[c] for n, c in of.items()}
+    words: dict[int, Counter[str]] = {}
+    for n, data in graph.nodes(data=True):
+        words.setdefault(of[n], Counter()).update({str(k).lower() for k in data.get("keywords") or []})
+    words = {c: words.get(ids[c], Counter()) for c in final}
+    groups = _groups(und, of, len(final))
+    info = [{"id": ids[c], "size": final[c], "group": groups[ids[c]],
+             "label": _top_words(words.get(c, Counter()))}
+            for c in sorted(final, key=lambda c: ids[c])]
+    return of, info
+
+
+def _top_words(counts: Counter[str], n: int = 3) -> str:
+    return ", ".join(w for w, _ in sorted(counts.items(), key=lambda x: (-x[1], x[0]))[:n])
+
+
+def _groups(und: nx.Graph, of: dict[Any, int], n_clusters: int) -> dict[int, int]:
+    """Clusters grouped into at most a few dozen regions (Louvain over the cluster graph) for the overview."""
+    if n_clusters <= 12:
+        return {c: c for c in range(n_clusters)}
+    cg = nx.Graph()
+    cg.add_nodes_from(range(n_clusters))
+    for u, v in und.edges:
+        a, b = of[u], of[v]
+        if a != b:
+            cg.add_edge(a, b, weight=cg[a][b]["weight"] + 1 if cg.has_edge(a, b) else 1)
+    parts = nx.community.louvain_communities(cg, weight="weight", seed=0, resolution=0.5)
+    ordered = sorted((sorted(p) for p in parts), key=lambda p: (-len(p), p[0]))
+    return {c: g for g, part in enumerate(ordered) for c in part}
+
+
 def viewer_payload(graph: nx.MultiDiGraph, title: str) -> dict[str, Any]:
-    nodes = [{"id": str(n), **d} for n, d in graph.nodes(data=True)]
+    of, clusters = clusters_of(graph)
+    nodes = [{"id": str(n), **d, "cluster": of[n]} for n, d in graph.nodes(data=True)]
+    words: dict[int, Counter[str]] = {}
+    group_of = {c["id"]: c["group"] for c in clusters}
+    for n in nodes:
+        words.setdefault(group_of[n["cluster"]], Counter()).update({str(k).lower() for k in n.get("keywords") or []})
+    groups = [{"id": g, "label": _top_words(w)} for g, w in sorted(words.items())]
     edges = [{"source": str(u), "target": str(v), "key": str(k), **d}
              for u, v, k, d in graph.edges(keys=True, data=True)]
-    return {"title": title, "graph": dict(graph.graph), "nodes": nodes, "edges": edges,
-            "colors": {**TYPE_COLORS, "other": OTHER_COLOR}}
+    return {"title": title, "graph": dict(graph.graph), "nodes": nodes, "edges": edges, "clusters": clusters,
+            "groups": groups,
+            "colors": {**TYPE_COLORS, "other": OTHER_COLOR}, "relation_colors": RELATION_COLORS}
 
 
 def render_html(graph: nx.MultiDiGraph, title: str | None = None) -> str:

@@ -15,6 +15,7 @@ syntax, so ``title:"x" OR *`` is searched as the words ``title`` and ``x``.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from typing import Literal
@@ -30,6 +31,7 @@ __all__ = [
     "TextField",
     "field_texts",
     "query_words",
+    "scope_token",
     "thread_text",
 ]
 
@@ -56,6 +58,11 @@ def query_words(query: str) -> list[str]:
     words = list(dict.fromkeys(w.lower() for w in _WORD.findall(query or "")))
     kept = [w for w in words if w not in STOPWORDS and len(w) > 1]
     return (kept or words)[:MAX_QUERY_WORDS]
+
+
+def scope_token(scope_key: str) -> str:
+    """One index token per scope (letters and digits), required by every full-text query."""
+    return "zs" + hashlib.sha256(scope_key.encode()).hexdigest()[:32]
 
 
 def field_texts(note: Note, thread: str) -> dict[str, str]:

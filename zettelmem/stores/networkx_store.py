@@ -8,17 +8,24 @@ the notes and links that change them.
 
 Memory holds topology, not notes: the ``networkx.MultiDiGraph`` has one node per
 note (its id, with the scope key as the ``scope`` attribute) and one edge per
-link (keyed by relation, the :class:`~zettelmem.models.Link` as ``link``),
-rebuilt from SQLite on open and kept in step with every committed write. Notes
-are read from SQLite on demand through a bounded LRU cache (``cache_size``);
-lists, counts and history are paged or counted in SQL.
+link (keyed by relation, no attributes), rebuilt from SQLite on open and kept in
+step with every committed write. Notes are read from SQLite on demand through a
+bounded LRU cache (``cache_size``), links by key; lists, counts and history are
+paged or counted in SQL.
 
-One process at a time: the folder is locked for the store's lifetime and a second
-opener gets :class:`~zettelmem.errors.StoreLocked`.
+One writer at a time: a writer locks the folder for the store's lifetime (and
+records its pid beside the lock); a second writer gets
+:class:`~zettelmem.errors.StoreLocked` naming that pid. Readers
+(``read_only=True``) take no lock: they open SQLite with ``mode=ro`` and
+``query_only`` (WAL lets them read while a writer commits; notes are read from
+SQLite, the link topology is as of the opening), and refuse writes with
+:class:`~zettelmem.errors.StoreReadOnly`.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -30,7 +37,15 @@ import networkx as nx
 from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
-from zettelmem.errors import NoteNotFound, SchemaVersionError, StoreCorrupt, StoreError, StoreLocked
+from zettelmem.errors import (
+    NoteNotFound,
+    SchemaVersionError,
+    StoreCorrupt,
+    StoreError,
+    StoreLocked,
+    StoreNotFound,
+    StoreReadOnly,
+)
 from zettelmem.filters import predicate
 from zettelmem.models import Change, Link, Note, Scope
 from zettelmem.stores.base import (
@@ -51,18 +66,45 @@ from zettelmem.stores.base import (
     PutNotes,
     SearchText,
 )
-from zettelmem.stores.lexical import FIELDS, NOTE_FIELDS, THREAD_RELATIONS, query_words, thread_text
-from zettelmem.stores.sqlite_schema import migrate, text_row, write_text_row
+from zettelmem.stores.lexical import NOTE_FIELDS, THREAD_RELATIONS, query_words, scope_token, thread_text
+from zettelmem.stores.sqlite_schema import (
+    SCHEMA_VERSION,
+    TEXT_COLUMNS,
+    migrate,
+    schema_version,
+    text_row,
+    write_text_row,
+)
 
 __all__ = ["NOTE_WEIGHTS", "THREAD_WEIGHTS", "NetworkXGraphStore"]
 
 _WRITES = (PutNotes, DeleteNotes, PutLinks, DeleteLinks, PutChanges, PutMeta)
 _CHUNK = 500  # ids per ``IN (...)`` lookup
 
-#: bm25() column weights of a "note" search (note_id, scope, then the text fields).
+#: bm25() column weights of a "note" search (note_id, scope, then the text fields; the scope token is 0).
 NOTE_WEIGHTS = (0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0)
 #: bm25() column weights of a "thread" search (the note's fields, then its thread).
 THREAD_WEIGHTS = (0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
+
+
+def _writer_file(path: Path) -> Path:
+    return path.with_name(path.name + ".writer")
+
+
+def _record_writer(path: Path) -> None:
+    """Leave the writer's pid beside the lock, for the message another writer gets."""
+    try:
+        _writer_file(path).write_text(json.dumps({"pid": os.getpid()}), encoding="utf-8")
+    except OSError:
+        pass
+
+
+def _writer(path: Path) -> str:
+    try:
+        pid = json.loads(_writer_file(path).read_text(encoding="utf-8"))["pid"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    return f" (pid {int(pid)})"
 
 
 class NetworkXGraphStore(GraphStore):
@@ -73,32 +115,49 @@ class NetworkXGraphStore(GraphStore):
         lock: hold a file lock beside it for the store's lifetime.
         synchronous: SQLite ``synchronous`` (``FULL`` also survives power loss).
         cache_size: notes kept in memory (least recently used are dropped).
+        read_only: open beside a writer: no lock, nothing created, writes refused.
     """
 
     name = "networkx"
 
     def __init__(self, path: str | Path, *, lock: bool = True, synchronous: str = "NORMAL",
-                 cache_size: int = 10_000) -> None:
+                 cache_size: int = 10_000, read_only: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = FileLock(str(self.path) + ".lock") if lock else None
+        self.read_only = read_only
+        if read_only and not self.path.is_file():
+            raise StoreNotFound(f"no graph store at {self.path}")
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(str(self.path) + ".lock") if lock and not read_only else None
         if self._lock is not None:
             try:
                 self._lock.acquire(timeout=0)
             except Timeout as exc:
                 raise StoreLocked(
-                    f"{self.path.parent} is open in another process (lock {self._lock.lock_file})"
+                    f"{self.path.parent} is open for writing in another process{_writer(self.path)} "
+                    f"(lock {self._lock.lock_file}); read commands still work"
                 ) from exc
+            _record_writer(self.path)
         self._mutex = threading.RLock()
         self.graph: nx.MultiDiGraph = nx.MultiDiGraph()
         self._cache: OrderedDict[str, Note] = OrderedDict()
         self._cache_size = max(0, cache_size)
         self._seq = 0
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL" if synchronous == "FULL" else "PRAGMA synchronous=NORMAL")
-            migrate(self._db, str(self.path))
+            if read_only:
+                self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                           check_same_thread=False, isolation_level=None)
+                self._db.execute("PRAGMA query_only=1")
+                if schema_version(self._db) != SCHEMA_VERSION:
+                    raise SchemaVersionError(
+                        f"{self.path} has schema version {schema_version(self._db)}, not {SCHEMA_VERSION}: "
+                        "open it once for writing (any write command migrates it), then read it"
+                    )
+            else:
+                self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL" if synchronous == "FULL" else "PRAGMA synchronous=NORMAL")
+                migrate(self._db, str(self.path))
             self._load()
         except SchemaVersionError:
             self._release()
@@ -114,9 +173,7 @@ class NetworkXGraphStore(GraphStore):
     def _load(self) -> None:
         graph = nx.MultiDiGraph()
         graph.add_nodes_from((i, {"scope": s}) for i, s in self._db.execute("SELECT id, scope FROM notes"))
-        for data, in self._db.execute("SELECT data FROM links"):
-            link = Link.model_validate_json(data)
-            graph.add_edge(link.source, link.target, key=link.relation.value, link=link)
+        graph.add_edges_from((s, t, r, {}) for s, t, r in self._db.execute("SELECT source, target, relation FROM links"))
         self.graph = graph
         self._cache.clear()
         row = self._db.execute(
@@ -126,6 +183,10 @@ class NetworkXGraphStore(GraphStore):
 
     def _release(self) -> None:
         if self._lock is not None and self._lock.is_locked:
+            try:
+                os.unlink(_writer_file(self.path))
+            except OSError:
+                pass
             self._lock.release()
 
     def close(self) -> None:
@@ -181,18 +242,24 @@ class NetworkXGraphStore(GraphStore):
             yield self._parse(data)
 
     def _links(self, scope: Scope, ids: Sequence[str], direction: str) -> list[Link]:
-        seen: dict[tuple[str, str, str], Link] = {}
-        for note_id in ids:
+        """Links touching ``ids``: found in the topology, read from SQLite by key."""
+        if direction not in ("out", "in", "both"):
+            raise ValueError(f"direction must be 'out', 'in' or 'both', not {direction!r}")
+        keys: dict[tuple[str, str, str], None] = {}
+        for note_id in dict.fromkeys(ids):
             if not self._in_scope(scope, note_id):
                 continue
-            edges = []
             if direction in ("out", "both"):
-                edges += self.graph.out_edges(note_id, data="link")
+                keys.update(dict.fromkeys(self.graph.out_edges(note_id, keys=True)))
             if direction in ("in", "both"):
-                edges += self.graph.in_edges(note_id, data="link")
-            for _u, _v, link in edges:
-                seen[link.key] = link
-        return list(seen.values())
+                keys.update(dict.fromkeys(self.graph.in_edges(note_id, keys=True)))
+        out: list[Link] = []
+        for key in keys:
+            row = self._db.execute("SELECT data FROM links WHERE source = ? AND target = ? AND relation = ?",
+                                   key).fetchone()
+            if row is not None:
+                out.append(Link.model_validate_json(row[0]))
+        return out
 
     # -- the primitive ----------------------------------------------------------------
     def batch(self, ops: Sequence[Op]) -> list[Any]:
@@ -204,6 +271,8 @@ class NetworkXGraphStore(GraphStore):
                     raise StoreError(f"graph store read failed: {exc}") from exc
                 except ValidationError as exc:
                     raise StoreCorrupt(f"graph store {self.path} holds an unreadable record: {exc}") from exc
+            if self.read_only:
+                raise StoreReadOnly(f"{self.path.parent} is open read-only; open it without read_only to write")
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 results = [self._execute(op) for op in ops]
@@ -292,16 +361,18 @@ class NetworkXGraphStore(GraphStore):
             weights = THREAD_WEIGHTS
         else:
             raise ValueError(f"field must be 'note' or 'thread', not {op.field!r}")
-        marks = ",".join("?" * len(weights))
-        query = (f"SELECT note_id, -bm25(notes_fts, {marks}) AS s FROM notes_fts "
-                 "WHERE notes_fts MATCH ? AND scope = ? ORDER BY s DESC, note_id LIMIT ? OFFSET ?")
+        # the scope's token narrows the match inside the index (weight 0: it does not score)
+        expr = f'scope_token : "{scope_token(op.scope.key)}" AND ({expr})'
+        marks = ",".join("?" * (len(weights) + 1))
+        query = (f"SELECT rowid, -bm25(notes_fts, {marks}, 0) AS s FROM notes_fts "
+                 "WHERE notes_fts MATCH ? ORDER BY s DESC, rowid LIMIT ? OFFSET ?")
         keep = predicate(op.where) if op.where is not None else None
         page = op.k if keep is None else max(op.k, 50)
         out: list[tuple[str, float]] = []
         offset = 0
         while len(out) < op.k:
-            rows = self._db.execute(query, (*weights, expr, op.scope.key, page, offset)).fetchall()
-            hits = [(i, float(s)) for i, s in rows if s > 0]
+            rows = self._db.execute(query, (*weights, 0.0, expr, page, offset)).fetchall()
+            hits = self._note_ids(op.scope, [(seq, float(s)) for seq, s in rows if s > 0])
             if keep is not None:
                 notes = self._notes(i for i, _ in hits)
                 hits = [(i, s) for i, s in hits if i in notes and keep(notes[i])]
@@ -310,6 +381,15 @@ class NetworkXGraphStore(GraphStore):
                 break
             offset += page
         return out[: op.k]
+
+    def _note_ids(self, scope: Scope, ranked: list[tuple[int, float]]) -> list[tuple[str, float]]:
+        """Full-text hits ``(seq, score)`` as ``(note id, score)``, in order (only the scope's notes)."""
+        if not ranked:
+            return []
+        marks = ",".join("?" * len(ranked))
+        ids = dict(self._db.execute(f"SELECT seq, id FROM notes WHERE scope = ? AND seq IN ({marks})",
+                                    (scope.key, *(seq for seq, _ in ranked))).fetchall())
+        return [(ids[seq], s) for seq, s in ranked if seq in ids]
 
     # -- writes -------------------------------------------------------------------------
     def _execute(self, op: Op) -> Any:
@@ -381,7 +461,7 @@ class NetworkXGraphStore(GraphStore):
                 "ON CONFLICT(source, target, relation) DO UPDATE SET data = excluded.data",
                 (link.source, link.target, link.relation.value, op.scope.key, link.model_dump_json()),
             )
-            self.graph.add_edge(link.source, link.target, key=link.relation.value, link=link)
+            self.graph.add_edge(link.source, link.target, key=link.relation.value)
             if link.relation.value in THREAD_RELATIONS:
                 stale.add(link.source)
         self._refresh_text(stale)
@@ -433,7 +513,7 @@ class NetworkXGraphStore(GraphStore):
             where, params = ("", ()) if scope is None else (" WHERE scope = ?", (scope.key,))
             missing: list[str] = []
             stale: list[str] = []
-            cols = ", ".join(("note_id", "scope", *FIELDS))
+            cols = ", ".join(TEXT_COLUMNS)
             for seq, data in self._db.execute(f"SELECT seq, data FROM notes{where} ORDER BY seq", params).fetchall():
                 note = self._parse(data)
                 found = self._db.execute(f"SELECT {cols} FROM notes_fts WHERE rowid = ?", (seq,)).fetchone()

@@ -9,7 +9,10 @@ is refused with :class:`~zettelmem.errors.SchemaVersionError`. Migrations are
 append-only: never edit one that shipped, add the next number.
 
 Full-text rows live in the FTS5 table ``notes_fts`` (porter stemmer), one per
-note, its ``rowid`` the note's ``seq``; :func:`write_text_row` is the only writer.
+note, its ``rowid`` the note's ``seq``: the note id and scope key (not indexed),
+the text :data:`~zettelmem.stores.lexical.FIELDS`, and ``scope_token`` (one
+indexed token per scope, which every query requires). :func:`write_text_row` is
+the only writer.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ from dataclasses import dataclass
 
 from zettelmem.errors import SchemaVersionError
 from zettelmem.models import Note
-from zettelmem.stores.lexical import FIELDS, THREAD_RELATIONS, field_texts, thread_text
+from zettelmem.stores.lexical import FIELDS, THREAD_RELATIONS, field_texts, scope_token, thread_text
 
 __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "TEXT_COLUMNS",
     "Migration",
     "migrate",
     "schema_version",
@@ -32,6 +36,10 @@ __all__ = [
     "text_row",
     "write_text_row",
 ]
+
+
+#: The columns of ``notes_fts`` after its rowid, in order.
+TEXT_COLUMNS = ("note_id", "scope", *FIELDS, "scope_token")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,18 +65,27 @@ def _v1_tables(db: sqlite3.Connection) -> None:
 
 
 def _v2_scopes_and_text(db: sqlite3.Connection) -> None:
-    """Scope indexes (counts and pages in SQL) and the full-text table, backfilled."""
+    """Scope indexes (counts and pages in SQL) and the first full-text table (rebuilt by 3)."""
     for stmt in (
         "CREATE INDEX IF NOT EXISTS notes_scope_seq ON notes(scope, seq)",
         "CREATE INDEX IF NOT EXISTS links_scope ON links(scope)",
         "CREATE INDEX IF NOT EXISTS links_target ON links(target)",
         "CREATE INDEX IF NOT EXISTS changes_scope_seq ON changes(scope, seq)",
         "CREATE INDEX IF NOT EXISTS changes_note_seq ON changes(note_id, seq)",
-        "CREATE VIRTUAL TABLE IF NOT EXISTS notes_fts USING fts5("
-        "note_id UNINDEXED, scope UNINDEXED, " + ", ".join(FIELDS) + ", "
-        "tokenize = 'porter unicode61 remove_diacritics 2')",
+        "CREATE VIRTUAL TABLE IF NOT EXISTS notes_fts USING fts5(note_id UNINDEXED, scope UNINDEXED, "
+        "content, context, keywords, tags, entities, thread, tokenize = 'porter unicode61 remove_diacritics 2')",
     ):
         db.execute(stmt)
+
+
+def _v3_scoped_text(db: sqlite3.Connection) -> None:
+    """Full-text rows carry their scope as an indexed token, so a query matches one scope's rows only."""
+    db.execute("DROP TABLE IF EXISTS notes_fts")
+    db.execute(
+        "CREATE VIRTUAL TABLE notes_fts USING fts5(note_id UNINDEXED, scope UNINDEXED, "
+        "content, context, keywords, tags, entities, thread, scope_token, "
+        "tokenize = 'porter unicode61 remove_diacritics 2')"
+    )
     for seq, data in db.execute("SELECT seq, data FROM notes ORDER BY seq").fetchall():
         note = Note.model_validate_json(data)
         write_text_row(db, seq, note, stored_thread(db, note.id))
@@ -76,7 +93,8 @@ def _v2_scopes_and_text(db: sqlite3.Connection) -> None:
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables", _v1_tables),
-    Migration(2, "scope indexes and full-text rows", _v2_scopes_and_text),
+    Migration(2, "scope indexes and full-text table", _v2_scopes_and_text),
+    Migration(3, "full-text rows with a scope token", _v3_scoped_text),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
@@ -126,16 +144,15 @@ def stored_thread(db: sqlite3.Connection, note_id: str) -> str:
 
 
 def text_row(note: Note, thread: str) -> tuple[str, ...]:
-    """The values of a full-text row (note id, scope key, then :data:`FIELDS`)."""
+    """The values of a full-text row (note id, scope key, :data:`FIELDS`, scope token)."""
     texts = field_texts(note, thread)
-    return (note.id, note.scope.key, *(texts[f] for f in FIELDS))
+    return (note.id, note.scope.key, *(texts[f] for f in FIELDS), scope_token(note.scope.key))
 
 
 def write_text_row(db: sqlite3.Connection, seq: int, note: Note, thread: str) -> None:
     """Replace the full-text row of the note stored at ``seq``."""
     db.execute("DELETE FROM notes_fts WHERE rowid = ?", (seq,))
-    marks = ",".join("?" * (len(FIELDS) + 3))
     db.execute(
-        f"INSERT INTO notes_fts(rowid, note_id, scope, {', '.join(FIELDS)}) VALUES ({marks})",
+        f"INSERT INTO notes_fts(rowid, {', '.join(TEXT_COLUMNS)}) VALUES (?{', ?' * len(TEXT_COLUMNS)})",
         (seq, *text_row(note, thread)),
     )

@@ -106,11 +106,21 @@ class ChromaVectorIndex:
             migrate_legacy(self, legacy)
 
     @classmethod
-    def local(cls, path: Path, index: str, model_id: str, dims: int, *, cache_size: int = 256) -> ChromaVectorIndex:
-        """An index in a local folder, locked (``<path>.lock``) until :meth:`close`."""
+    def local(cls, path: Path, index: str, model_id: str, dims: int, *, cache_size: int = 256,
+              read_only: bool = False) -> ChromaVectorIndex:
+        """An index in a local folder, locked (``<path>.lock``) until :meth:`close`.
+
+        ``read_only``: a reader beside the writer takes no lock (the engine refuses its writes).
+        """
         import chromadb
         from filelock import FileLock, Timeout
 
+        if read_only:
+            try:
+                client = chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+            except Exception as exc:
+                raise StoreCorrupt(f"cannot open Chroma folder {path}: {exc}") from exc
+            return cls(client, index, model_id, dims, str(path), cache_size=cache_size)
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(path) + ".lock")
         try:

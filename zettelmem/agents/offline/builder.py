@@ -21,7 +21,7 @@ from zettelmem.config import AgentsConfig
 from zettelmem.models import BuiltBy, MemoryType
 from zettelmem.text import STOPWORDS, stem, tokens
 
-__all__ = ["OfflineNoteBuilder", "entities_of", "guess_type", "split_speaker"]
+__all__ = ["OfflineNoteBuilder", "clean_phrase", "entities_of", "guess_type", "split_speaker"]
 
 AGENT = BuiltBy(kind="offline", agent="offline-builder", version="1")
 
@@ -49,6 +49,28 @@ _VAGUE = STOPWORDS | set(
     "great good nice cool awesome amazing glad happy sounds totally definitely actually pretty".split()
 )
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s+|\n)([A-Z][a-z]+)")
+#: Verbs of naming: "a beagle called Biscuit" gives the name, never "called Biscuit".
+_NAMING = frozenset("call calls called calling name names named naming nicknamed dubbed titled".split())
+
+
+def clean_phrase(phrase: str, body: str) -> str | None:
+    """A keyphrase without function words or naming verbs at its ends, as it stands in ``body``.
+
+    "beagle called" -> "beagle", "called Biscuit" -> "Biscuit"; a phrase whose words
+    are not contiguous in the text ("Nong works" out of "Nong's works") is dropped.
+    """
+    words = phrase.split()
+    while words and (words[0].lower() in STOPWORDS or words[0].lower() in _NAMING):
+        words = words[1:]
+    while words and (words[-1].lower() in STOPWORDS or words[-1].lower() in _NAMING):
+        words = words[:-1]
+    if not words:
+        return None
+    phrase = " ".join(words)
+    pattern = r"(?<![\w'])" + r"\s+".join(re.escape(w) for w in words) + r"(?![\w'])"
+    if not re.search(pattern, body, re.I):
+        return None
+    return phrase
 
 
 def split_speaker(content: str) -> tuple[str | None, str]:
@@ -93,10 +115,13 @@ class OfflineNoteBuilder:
         self._yake = yake.KeywordExtractor(lan="en", n=2, top=self.config.max_keywords + 4, dedupLim=0.7)
 
     def keywords(self, body: str, exclude: set[str], names: set[str]) -> list[str]:
-        """YAKE keyphrases, best first, without vague words or phrases already covered."""
+        """YAKE keyphrases, best first, cleaned (:func:`clean_phrase`), without vague words or phrases already covered."""
         out: list[str] = []
         covered: set[str] = set()  # stems of the phrases kept so far
-        for phrase, _score in self._yake.extract_keywords(body):
+        for raw, _score in self._yake.extract_keywords(body):
+            phrase = clean_phrase(raw, body)
+            if phrase is None:
+                continue
             words = tokens(phrase)
             if not words or any(w in _VAGUE for w in words) or phrase.lower() in exclude:
                 continue

@@ -36,7 +36,6 @@ word quoted and escaped: user text is never parsed as Lucene syntax.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -62,7 +61,7 @@ from zettelmem.stores.base import (
     PutNotes,
     SearchText,
 )
-from zettelmem.stores.lexical import FIELDS, THREAD_RELATIONS, query_words
+from zettelmem.stores.lexical import FIELDS, THREAD_RELATIONS, query_words, scope_token
 
 __all__ = [
     "WRITE_OPS",
@@ -113,11 +112,6 @@ TEXT_PROPS = dict(zip(FIELDS, ("content", "context", "text_keywords", "text_tags
 #: Lucene boosts of the fields in a "note" and a "thread" search (0: not searched).
 NOTE_BOOSTS = {"content": 1.0, "context": 1.0, "keywords": 1.0, "tags": 1.0, "entities": 1.0, "thread": 0.0}
 THREAD_BOOSTS = {**NOTE_BOOSTS, "thread": 1.0}
-
-
-def scope_token(scope_key: str) -> str:
-    """One Lucene token per scope (letters and digits), required by every full-text query."""
-    return "zs" + hashlib.sha256(scope_key.encode()).hexdigest()[:32]
 
 
 def text_props(note: Note) -> dict[str, Any]:
