@@ -37,11 +37,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 import numpy as np  # noqa: E402
-
-from zettelmem import Memory, Scope, Settings  # noqa: E402
-from zettelmem.config import HashingEmbeddingConfig, Neo4jConfig, OnnxEmbeddingConfig  # noqa: E402
+from pydantic import SecretStr  # noqa: E402
 
 from bench.bench_common import synth_memories, synth_queries  # noqa: E402
+from zettelmem import Memory, Scope, Settings  # noqa: E402
+from zettelmem.config import HashingEmbeddingConfig, Neo4jConfig, OnnxEmbeddingConfig  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:
@@ -152,12 +152,12 @@ def run_neo4j(args: Any, tmp: Path, base: dict[str, Any], items: list[dict[str, 
     script = private = None
     if args.neo4j_uri:
         cfg = Neo4jConfig(uri=args.neo4j_uri, user=os.environ.get("NEO4J_USER", "neo4j"),
-                          password=os.environ.get("NEO4J_PASSWORD", ""))
+                          password=SecretStr(os.environ.get("NEO4J_PASSWORD", "")))
     else:
         script = neo4j_script()
         private = tmp / "neo4j"
         info = script.start(private, port=free_port(), heap="1g", pagecache="256m")
-        cfg = Neo4jConfig(uri=info["uri"], user=info["user"], password=info["password"])
+        cfg = Neo4jConfig(uri=info["uri"], user=info["user"], password=SecretStr(info["password"]))
     try:
         with Neo4jGraphStore(cfg) as store:
             store.setup()

@@ -18,15 +18,15 @@ import tempfile
 import time
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-
 
 QUERIES = ["Where did they move?", "What pet was adopted?", "What does she do for work?",
            "When is the trip planned?", "Who recommended the restaurant?"]
 
 
-def dialogue() -> list[dict]:
+def dialogue() -> list[dict[str, Any]]:
     text = files("zettelmem.data").joinpath("dialogue.jsonl").read_text(encoding="utf-8")
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
@@ -37,7 +37,6 @@ def ms(values: list[float]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from bench.bench_common import bare_chroma_latency, machine, synth_texts
-
     from zettelmem import Memory, Provenance, Scope, Settings
     from zettelmem.models import new_id
     from zettelmem.stores.base import PutNotes
@@ -62,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             mem.search(q, scope=scope, k=10)
             lat.append(time.perf_counter() - t)
-        vecs = mem.aio.embedder.embed([i["content"] for i in items])
+        vecs = mem.aio.embedder.embed([str(i["content"]) for i in items])
         qv = mem.aio.embedder.embed(QUERIES * 4)
         bare = bare_chroma_latency(vecs, qv, Path(tmp) / "bare")
         mem.close()

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "CATEGORY_NAMES",
@@ -331,7 +332,7 @@ class Scores:
 
     def __init__(self, ks: Sequence[int] = KS) -> None:
         self.ks = tuple(ks)
-        self.rows: list[dict] = []  # one per (system, question)
+        self.rows: list[dict[str, Any]] = []  # one per (system, question)
 
     def add(self, system: str, conv: int, qa: QA, items: Sequence[Iterable[str]]) -> dict[str, float]:
         m = score_question(qa.evidence, items, self.ks)
@@ -370,12 +371,12 @@ def format_table(title: str, header: Sequence[str], rows: Sequence[Sequence[obje
         max(len(str(h)), *(len(r[i]) for r in body)) if body else len(str(h)) for i, h in enumerate(header)
     ]
     lines = [f"### {title}", ""]
-    lines.append("| " + " | ".join(str(h).ljust(w) for h, w in zip(header, widths)) + " |")
+    lines.append("| " + " | ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
     lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for r in body:
         lines.append(
             "| "
-            + " | ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+            + " | ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
             + " |"
         )
     return "\n".join(lines) + "\n"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import re
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -51,7 +50,8 @@ def embed_cached(texts: list[str], tag: str) -> np.ndarray:
     h = hashlib.sha1("\x1e".join(texts).encode()).hexdigest()[:16]
     path = CACHE / f"{tag}-{h}.npy"
     if path.exists():
-        return np.load(path)
+        cached: np.ndarray = np.load(path)
+        return cached
     v = Embedder.get().embed(texts)
     CACHE.mkdir(parents=True, exist_ok=True)
     np.save(path, v)
@@ -90,7 +90,7 @@ class ConvData:
             "dense": [_order(r) for r in self.dense],
         }
         self.orders["hybrid"] = [
-            rrf([b, d], self.n) for b, d in zip(self.orders["bm25"], self.orders["dense"])
+            rrf([b, d], self.n) for b, d in zip(self.orders["bm25"], self.orders["dense"], strict=True)
         ]
 
     def same_session_neighbour(self, i: int, d: int) -> int | None:
@@ -325,7 +325,7 @@ def neighbour_oracle(data: list[ConvData], label: str) -> str:
             nq = top1_ev = miss1 = nb1 = nb2 = sess1 = 0
             missed = m_nb1 = m_nb2 = m_sess = m_sess_any = 0
             for cd in data:
-                for q, order in zip(cd.qas, cd.orders[system]):
+                for q, order in zip(cd.qas, cd.orders[system], strict=True):
                     if q.category not in cats:
                         continue
                     nq += 1
@@ -398,7 +398,7 @@ def link_oracle(data: list[ConvData], label: str) -> str:
                 for w in ts:
                     df[w] = df.get(w, 0) + 1
             rare_terms = [{w for w in ts if df[w] <= max(3, cd.n // 50)} for ts in terms]
-            for q, order in zip(cd.qas, cd.orders["hybrid"]):
+            for q, order in zip(cd.qas, cd.orders["hybrid"], strict=True):
                 if q.category not in cats or len(q.evidence) < 2:
                     continue
                 ev = [cd.pos[e] for e in q.evidence]
@@ -497,7 +497,7 @@ def what_ifs(data: list[ConvData], label: str, dense_windows: bool) -> str:
         variants["bm25 on (prev+turn+next) windows"] = [list(map(int, _order(r)[:20])) for r in bm_both]
         bo_both = [_order(r) for r in bm_both]
         variants["RRF(bm25, bm25 prev+turn+next)"] = [
-            list(map(int, rrf([a, b], cd.n)[:20])) for a, b in zip(cd.orders["bm25"], bo_both)
+            list(map(int, rrf([a, b], cd.n)[:20])) for a, b in zip(cd.orders["bm25"], bo_both, strict=True)
         ]
         fused3 = None
         if dense_windows:
@@ -507,13 +507,13 @@ def what_ifs(data: list[ConvData], label: str, dense_windows: bool) -> str:
             variants["dense on (prev+turn+next) windows"] = [list(map(int, o[:20])) for o in do_both]
             fused3 = [
                 rrf([a, b, c2, d], cd.n)
-                for a, b, c2, d in zip(cd.orders["bm25"], cd.orders["dense"], bo_both, do_both)
+                for a, b, c2, d in zip(cd.orders["bm25"], cd.orders["dense"], bo_both, do_both, strict=True)
             ]
             variants["RRF(bm25, dense, both on windows)"] = [list(map(int, o[:20])) for o in fused3]
         # speaker prior: turns by the one speaker the question names get a fused-score bonus
         sp = cd.conv.speakers
         spk_lists = []
-        for q, b, d in zip(cd.qas, cd.orders["bm25"], cd.orders["dense"]):
+        for q, b, d in zip(cd.qas, cd.orders["bm25"], cd.orders["dense"], strict=True):
             named = speakers_named(q.question, sp)
             fused = np.zeros(cd.n)
             for o in (b, d):
@@ -525,7 +525,7 @@ def what_ifs(data: list[ConvData], label: str, dense_windows: bool) -> str:
             spk_lists.append(list(map(int, _order(fused)[:20])))
         variants["hybrid + named-speaker prior"] = spk_lists
         for name, lists in variants.items():
-            for q, lst in zip(cd.qas, lists):
+            for q, lst in zip(cd.qas, lists, strict=True):
                 sc.add(name, ci, q, [{ids[i]} for i in lst])
         # LLM-fact oracle: GPT-3.5 observations (dataset-provided), each mapped to its source turn
         obs = cd_observations(cd)
@@ -535,7 +535,7 @@ def what_ifs(data: list[ConvData], label: str, dense_windows: bool) -> str:
             ovec = embed_cached(otexts, f"obs-{cd.conv.sample_id}")
             od = cd.qv @ ovec.T
             for name, mat in (("bm25 on GPT-3.5 observations*", ob), ("dense on GPT-3.5 observations*", od)):
-                for q, r in zip(cd.qas, mat):
+                for q, r in zip(cd.qas, mat, strict=True):
                     items, seen = [], set()
                     for j in _order(r):
                         src = obs[int(j)][1]
@@ -591,7 +591,7 @@ def attach_observations(convs: list[Conversation], path: Path | None) -> None:
     from bench.locomo_data import default_data_path, normalise_evidence
 
     raw = json.loads(Path(path or default_data_path()).read_text())
-    for conv, sample in zip(convs, raw):
+    for conv, sample in zip(convs, raw, strict=True):
         facts = []
         for sess in sample.get("observation", {}).values():
             for per in sess.values():

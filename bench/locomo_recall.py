@@ -38,9 +38,13 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from zettelmem import Note, SearchHit
+    from zettelmem.embeddings.onnx import OnnxEmbedder
 
 HERE = Path(__file__).resolve().parent
 
@@ -143,10 +147,10 @@ def rrf(rankings: Sequence[np.ndarray], n: int, k: int = RRF_K) -> np.ndarray:
 class Embedder:
     """Lazily loaded shared ONNX embedder."""
 
-    _inst = None
+    _inst: OnnxEmbedder | None = None
 
     @classmethod
-    def get(cls):
+    def get(cls) -> OnnxEmbedder:
         if cls._inst is None:
             from zettelmem.embeddings.onnx import OnnxEmbedder
 
@@ -155,7 +159,7 @@ class Embedder:
 
 
 def run_baselines(
-    conv: Conversation, questions: Sequence[str], systems: Iterable[str], timing: dict
+    conv: Conversation, questions: Sequence[str], systems: Iterable[str], timing: dict[str, Any]
 ) -> dict[str, list[Ranking]]:
     """Rank the conversation's turns for each question with BM25, dense and/or hybrid."""
     systems = set(systems)
@@ -195,7 +199,7 @@ def run_baselines(
     }
 
 
-def _add_time(timing: dict, system: str, index_s: float, query_s: float, nq: int, note: str = "") -> None:
+def _add_time(timing: dict[str, Any], system: str, index_s: float, query_s: float, nq: int, note: str = "") -> None:
     t = timing.setdefault(system, {"index_s": 0.0, "query_s": 0.0, "queries": 0, "note": note})
     t["index_s"] += index_s
     t["query_s"] += query_s
@@ -205,7 +209,7 @@ def _add_time(timing: dict, system: str, index_s: float, query_s: float, nq: int
 # --------------------------------------------------------------------- zettelmem
 
 
-def hit_turn_ids_of_note(note) -> set[str]:
+def hit_turn_ids_of_note(note: Note) -> set[str]:
     """The turn ids a note's provenance names.
 
     ``provenance.source`` holds the dia_id; a note that merges several turns may
@@ -222,7 +226,7 @@ def hit_turn_ids_of_note(note) -> set[str]:
     return set(normalise_evidence(raw))
 
 
-def hit_turn_ids(hit, turns_of: dict[str, set[str]] | None = None) -> set[str]:
+def hit_turn_ids(hit: SearchHit, turns_of: dict[str, set[str]] | None = None) -> set[str]:
     """The turn ids a zettelmem SearchHit covers (one item, however many turns).
 
     A topic note covers the turns of the notes it gathers (``hit.members``).
@@ -247,7 +251,7 @@ def _variant_settings(variant: str, home: str) -> Any:
 
 
 def run_zettelmem(
-    conv: Conversation, questions: Sequence[str], timing: dict, variant: str = "zettelmem"
+    conv: Conversation, questions: Sequence[str], timing: dict[str, Any], variant: str = "zettelmem"
 ) -> list[Ranking]:
     """Add every turn to a fresh zettelmem Memory (session by session), then search each question.
 
@@ -301,7 +305,7 @@ def run_zettelmem(
 # ----------------------------------------------------------------------- report
 
 
-def machine_info() -> dict:
+def machine_info() -> dict[str, Any]:
     cpu = platform.processor() or ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -322,10 +326,10 @@ def machine_info() -> dict:
 
 
 def report_tables(
-    scores: Scores, systems: Sequence[str], convs: Sequence[int], label: str, timing: dict
-) -> tuple[str, dict]:
+    scores: Scores, systems: Sequence[str], convs: Sequence[int], label: str, timing: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
     out = []
-    summary: dict = {"label": label, "conversations": list(convs), "systems": {}}
+    summary: dict[str, Any] = {"label": label, "conversations": list(convs), "systems": {}}
     ks = scores.ks
     header = ["system", "n"] + [f"R@{k}" for k in ks] + [f"H@{k}" for k in ks] + ["turns/item"]
     rows = []
@@ -425,8 +429,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     scores = Scores(KS)
     corrected = Scores(KS)  # the same rankings, scored against the audit-corrected evidence
     n_corrected = 0
-    timing: dict = {}
-    per_question: list[dict] = []
+    timing: dict[str, Any] = {}
+    per_question: list[dict[str, Any]] = []
     started = time.perf_counter()
     for ci in selected:
         conv = convs[ci]

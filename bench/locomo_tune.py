@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from bench.locomo_data import KS, Scores, load_locomo, memory_text
+from bench.locomo_data import KS, Conversation, Scores, load_locomo, memory_text
 from bench.locomo_recall import hit_turn_ids, log
 
 TUNING = range(5)
@@ -31,7 +31,7 @@ def _default_weights() -> tuple[tuple[float, ...], tuple[float, ...]]:
 DEFAULT_WEIGHTS = _default_weights()
 
 
-def ingest(home: Path, conv) -> None:
+def ingest(home: Path, conv: Conversation) -> None:
     from zettelmem import Memory, Provenance, Scope, Settings
 
     if (home / "done").exists():

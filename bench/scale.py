@@ -26,9 +26,9 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-
 
 from bench.bench_common import bare_chroma_latency, machine, synth_queries, synth_texts
 
@@ -52,8 +52,11 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values), q)) * 1000
 
 
-def run_size(n: int, queries: int, neo4j: bool, batch: int) -> list[dict]:
+def run_size(n: int, queries: int, neo4j: bool, batch: int) -> list[dict[str, Any]]:
+    from pydantic import SecretStr
+
     from zettelmem import Memory, Scope, Settings
+    from zettelmem.config import Neo4jConfig
     from zettelmem.embeddings.onnx import OnnxEmbedder
 
     texts = synth_texts(n)
@@ -71,13 +74,11 @@ def run_size(n: int, queries: int, neo4j: bool, batch: int) -> list[dict]:
         rows.append(dict(system="raw embedding (floor)", n=n, ingest=raw, p50=None, p95=None, rss=rss_mb(), disk=None))
         rows.append(dict(system="bare Chroma query (floor)", n=n, ingest=None, p50=p50, p95=p95, rss=None,
                          disk=dir_mb(Path(tmp) / "bare")))
-        backends = [("zettelmem embedded", None)]
+        backends: list[tuple[str, Neo4jConfig | None]] = [("zettelmem embedded", None)]
         if neo4j:
-            from zettelmem.config import Neo4jConfig
-
             backends.append(("zettelmem neo4j", Neo4jConfig(uri=os.environ["NEO4J_URI"],
                                                              user=os.environ.get("NEO4J_USER", "neo4j"),
-                                                             password=os.environ["NEO4J_PASSWORD"])))
+                                                             password=SecretStr(os.environ["NEO4J_PASSWORD"]))))
         for label, graph in backends:
             home = Path(tmp) / label.replace(" ", "_")
             settings = Settings(home=home) if graph is None else Settings(home=home, graph=graph)

@@ -22,15 +22,16 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlparse
 
 import pytest
+from pydantic import SecretStr
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def require_server(reason: str) -> None:
+def require_server(reason: str) -> NoReturn:
     """Skip with ``reason``, or fail when CI requires every server test to run."""
     if os.environ.get("ZETTELMEM_REQUIRE_SERVERS") == "1":
         pytest.fail(f"ZETTELMEM_REQUIRE_SERVERS=1 but {reason}", pytrace=False)
@@ -55,7 +56,7 @@ def neo4j_config() -> Any:
             "--port 17687 --data-dir /tmp/zm-neo4j` and `source /tmp/zm-neo4j/env`"
         )
     return Neo4jConfig(uri=uri, user=os.environ.get("NEO4J_USER", "neo4j"),
-                       password=os.environ.get("NEO4J_PASSWORD", ""))
+                       password=SecretStr(os.environ.get("NEO4J_PASSWORD", "")))
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
@@ -217,15 +218,15 @@ def test_locomo_recall_smoke(tmp_path: Path) -> None:
 class _FakeMemory:
     """Stands in for zettelmem.Memory with the planned API: word-overlap search."""
 
-    instances: list[_FakeMemory] = []
+    instances: ClassVar[list[_FakeMemory]] = []
 
     def __init__(self, settings: object) -> None:
         self.settings = settings
-        self.items: list[dict] = []
+        self.items: list[dict[str, Any]] = []
         self.closed = False
         _FakeMemory.instances.append(self)
 
-    def add_many(self, items: list[dict], scope: object) -> list[object]:
+    def add_many(self, items: list[dict[str, Any]], scope: object) -> list[object]:
         assert all(isinstance(it["event_time"], datetime) for it in items)
         from types import SimpleNamespace
 
@@ -265,7 +266,7 @@ def test_zettelmem_runner_against_fake_engine(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(zettelmem, "Provenance", Provenance, raising=False)
     conv = ld.load_locomo(DATA)[1]
     qas = [q for q in conv.qa[:10] if q.evidence]
-    timing: dict = {}
+    timing: dict[str, Any] = {}
     ranked = lr.run_zettelmem(conv, [q.question for q in qas], timing)
     mem = _FakeMemory.instances[-1]
     assert mem.closed and len(mem.items) == len(conv.turns)

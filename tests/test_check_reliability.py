@@ -63,7 +63,7 @@ def test_one_unreadable_note_is_quarantined_and_the_rest_comes_back(tmp_path: Pa
     with Memory(_settings(home)) as m:
         assert sorted(n.id for n in m.list(S)) == sorted(set(ids) - {ids[2]})
         assert all(lk.source != ids[2] and lk.target != ids[2]
-                   for lk in m.aio.graph.links_of(S, [i for i in ids if i != ids[2]]))
+                   for lk in m.aio.graph.get_links(S, [i for i in ids if i != ids[2]]))
         assert m.search("heron", S, k=3)
         assert m.check().ok
     kept = quarantined(home / "graph.sqlite")  # kept, not deleted

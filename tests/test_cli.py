@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import pytest
@@ -37,7 +38,7 @@ def runner() -> CliRunner:
 
 
 @pytest.fixture
-def home(tmp_path, runner, monkeypatch) -> Path:
+def home(tmp_path: Path, runner, monkeypatch) -> Path:
     """A home with the four lines ingested."""
     monkeypatch.delenv("ZETTELMEM_HOME", raising=False)
     home = tmp_path / "home"
@@ -165,7 +166,7 @@ def test_show_by_prefix_and_unknown_ids(runner, home):
 # -- history, revert, evolve ---------------------------------------------------------------------
 
 
-def _evolved_note(runner, home) -> tuple[str, list[dict]]:
+def _evolved_note(runner, home) -> tuple[str, list[dict[str, Any]]]:
     for hit in ok_json(runner, home, "search", "Biscuit beagle Porto shoes vet", "-k", "10"):
         changes = ok_json(runner, home, "history", hit["note"]["id"])
         if any(c["kind"] == "evolve" for c in changes):

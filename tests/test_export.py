@@ -8,6 +8,7 @@ import os
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import pytest
@@ -226,10 +227,11 @@ def test_dot_quotes_everything(graph, tmp_path):
         assert f'"{n}" [label=' in text
 
 
-def _embedded_data(page: str) -> dict:
+def _embedded_data(page: str) -> dict[str, Any]:
     m = re.search(r'<script id="zm-data" type="application/json">(.*?)</script>', page, re.S)
     assert m
-    return json.loads(m.group(1))
+    data: dict[str, Any] = json.loads(m.group(1))
+    return data
 
 
 def test_html_is_standalone_and_escapes_hostile_strings(graph, tmp_path):
@@ -396,5 +398,5 @@ def test_bad_destinations_and_sources(graph, tmp_path):
     with pytest.raises(ExportError, match="MultiDiGraph"):
         to_graphml(nx.Graph(), tmp_path / "g.graphml")
     with pytest.raises(ExportError, match="Memory"):
-        to_graphml(object(), tmp_path / "g.graphml")  # type: ignore[arg-type]
+        to_graphml(object(), tmp_path / "g.graphml")
     assert _leftovers(tmp_path) == []

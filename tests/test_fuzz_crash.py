@@ -120,6 +120,7 @@ def test_kill_minus_9_at_random_points_loses_nothing_acknowledged(tmp_path: Path
     changes: dict[str, str] = {}  # change id -> note id
     deleted: set[str] = set()
     history: list[tuple[int, dict[str, Any]]] = []  # every acknowledgement, by trial, for failure messages
+    maybe_gone: set[str] = set()  # targets of deletes in flight at a kill: committed or not, for good
     for trial in range(KILLS):
         acks, in_flight = _run_and_kill(home, seed=trial, delay=rng.uniform(0.3, 2.5))
         STATS["kills"] += 1
@@ -131,14 +132,15 @@ def test_kill_minus_9_at_random_points_loses_nothing_acknowledged(tmp_path: Path
             links |= {(k[0], k[1], k[2]) for k in a.get("links", [])}
             changes.update(dict(a.get("changes", [])))
             deleted |= set(a.get("deleted", []))
-        maybe_gone = {in_flight["target"]} if in_flight and in_flight["op"] == "delete" else set()
+        if in_flight and in_flight["op"] == "delete":
+            maybe_gone.add(in_flight["target"])
         with Memory(Settings(home=home, embedding=HashingEmbeddingConfig(dims=64), use_llm=False)) as m:
             stored = {n.id for n in m.list(SCOPE)}
             alive = notes - deleted
             lost = alive - maybe_gone - stored
             assert not lost, f"trial {trial}: acknowledged notes lost: {_story(lost, history)}; in flight: {in_flight}"
             assert not (deleted & stored), f"trial {trial}: acknowledged deletes undone"
-            kept = {lk.key for lk in m.aio.graph.links_of(SCOPE, sorted(stored))}
+            kept = {lk.key for lk in m.aio.graph.get_links(SCOPE, sorted(stored))}
             want = {k for k in links if k[0] in stored and k[1] in stored}
             assert want <= kept, f"trial {trial}: acknowledged links lost"
             for change_id, note_id in changes.items():

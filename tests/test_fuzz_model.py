@@ -270,7 +270,7 @@ class MemoryMachine(RuleBasedStateMachine):
             for n in notes:
                 assert n.scope == scope
                 assert _fields(n) == self.model.notes[scope][n.id], n.id
-            links = self.mem.aio.graph.links_of(scope, [n.id for n in notes])
+            links = self.mem.aio.graph.get_links(scope, [n.id for n in notes])
             assert {lk.key: lk.weight for lk in links} == pytest.approx(self.model.links[scope])
         report = self.mem.check()
         assert report.ok, report

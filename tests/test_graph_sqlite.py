@@ -39,7 +39,7 @@ def test_a_store_written_before_versions_is_migrated_on_open(tmp_path: Path):
     with sqlite3.connect(path) as db:
         assert not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'notes_fts'").fetchall()
     with NetworkXGraphStore(path) as store:
-        assert store.count() == {"notes": 7, "links": 5, "changes": 3}
+        assert store.count_all() == {"notes": 7, "links": 5, "changes": 3}
         assert store.check_text_index() == {"missing": [], "stale": [], "orphan": []}
         (kitten,) = store.search_text(CHAT, "kitten Miso", 1)
         assert "Miso" in store.get_note(CHAT, kitten[0]).content
@@ -51,7 +51,7 @@ def test_a_store_written_before_versions_is_migrated_on_open(tmp_path: Path):
         assert len(other) == 1
     assert _version(path) == sqlite_schema.SCHEMA_VERSION
     with NetworkXGraphStore(path) as store:  # a second open has nothing to do
-        assert store.count(CHAT)["notes"] == 6
+        assert store.count_all(CHAT)["notes"] == 6
     with Memory(Settings(home=path.parent, embedding=HashingEmbeddingConfig())) as mem:
         assert "volcano" in mem.search("volcano view", scope=CHAT, k=1)[0].note.content
 
@@ -129,7 +129,7 @@ def test_notes_live_in_sqlite_behind_a_bounded_cache(tmp_path: Path):
         assert store.get_notes(scope, [n.id for n in notes]) == notes
         assert len(store._cache) <= 3
         assert store.list_notes(scope, limit=3, offset=8) == notes[8:]
-        assert store.count(scope) == {"notes": 10, "links": 1, "changes": 0}
+        assert store.count_all(scope) == {"notes": 10, "links": 1, "changes": 0}
     with NetworkXGraphStore(tmp_path / "graph.sqlite", cache_size=0) as store:
         assert not store._cache and store.get_note(scope, a.id) == a and not store._cache
-        assert store.links_of(scope, [a.id])[0].source == b.id
+        assert store.get_links(scope, [a.id])[0].source == b.id

@@ -43,8 +43,8 @@ def runtime_imports(node: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
         yield node
         return
     if isinstance(node, ast.If) and _is_type_checking(node.test):
-        for child in node.orelse:
-            yield from runtime_imports(child)
+        for stmt in node.orelse:
+            yield from runtime_imports(stmt)
         return
     for child in ast.iter_child_nodes(node):
         yield from runtime_imports(child)

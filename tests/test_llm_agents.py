@@ -93,7 +93,7 @@ def entry(
 
 
 def suite_with(llm: ScriptedLLM, **settings: object) -> Any:
-    return llm_suite(LLMSettings(**settings), AgentsConfig(), fake_offline(), llm)  # type: ignore[arg-type]
+    return llm_suite(LLMSettings(**settings), AgentsConfig(), fake_offline(), llm)
 
 
 def run(coro):

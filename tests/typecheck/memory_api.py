@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, assert_type
 
 from zettelmem import AddResult, AsyncMemory, Change, CheckReport, Link, Memory, Note, Scope, SearchHit, Settings
+from zettelmem.engine.consolidate import ConsolidationReport
 
 
 def sync_api(mem: Memory, scope: Scope) -> None:
@@ -24,7 +25,9 @@ def sync_api(mem: Memory, scope: Scope) -> None:
     assert_type(mem.delete(["a", "b"], scope), int)
     assert_type(mem.link("a", "b", scope, weight=0.9), Link)
     assert_type(mem.unlink("a", "b"), int)
+    assert_type(mem.unpin("id", scope), Note)
     assert_type(mem.evolve(None, scope), list[AddResult])
+    assert_type(mem.consolidate(None, scope), ConsolidationReport)
     assert_type(mem.stats(), dict[str, Any])
     assert_type(mem.check(repair=True), CheckReport)
     assert_type(mem.aio, AsyncMemory)

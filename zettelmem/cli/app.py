@@ -306,7 +306,7 @@ def list_notes(
     flt = Filter(memory_types=tuple(memory_type) if memory_type else None, tags_any=tuple(tag) if tag else None)
     with st.memory(read=True) as mem:
         notes = mem.list(st.scope, None if flt.is_empty() else flt, limit=limit, offset=offset)
-        total = mem.aio.graph.count(st.scope).get("notes")  # the graph alone: no vector index opened
+        total = mem.aio.graph.count_all(st.scope).get("notes")  # the graph alone: no vector index opened
     if st.json or as_json:
         print_json(notes)
         return

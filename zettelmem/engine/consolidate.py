@@ -35,7 +35,7 @@ from zettelmem.engine.parts import EngineParts
 from zettelmem.engine.pipeline import text_hash
 from zettelmem.filters import Filter
 from zettelmem.models import BuiltBy, Change, Link, MemoryType, Note, Provenance, Relation, Scope, new_id, utcnow
-from zettelmem.stores.base import GetLinks, PutChanges, PutLinks, PutNotes
+from zettelmem.stores.base import PutChanges, PutLinks, PutNotes
 from zettelmem.vectors.base import vector_metadata
 
 __all__ = ["CONSOLIDATOR", "TOPIC_TAG", "ConsolidationReport", "consolidate", "is_topic", "topic_key_tag"]
@@ -110,7 +110,7 @@ class _Pass:
         """Which of ``ids`` some topic note already summarizes (bounded: these ids only)."""
         unknown = [i for i in ids if i not in self.grouped]
         if unknown:
-            links = (await self.parts.graph.abatch([GetLinks(self.scope, tuple(unknown), "in")]))[0]
+            links = await self.parts.graph.aget_links(self.scope, unknown, "in")
             self.grouped.update(lk.target for lk in links if lk.relation == Relation.SUMMARIZES)
         return {i for i in ids if i in self.grouped}
 

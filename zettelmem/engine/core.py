@@ -42,8 +42,7 @@ from zettelmem.errors import ConflictError, InvalidInput, LinkNotFound, NoteNotF
 from zettelmem.filters import Filter
 from zettelmem.llm.accounting import STORED_KEY, read_stored
 from zettelmem.models import Change, Link, Note, Relation, Scope
-from zettelmem.stores.base import DeleteLinks, GraphStore, PutLinks, PutNotes
-from zettelmem.stores.base import DeleteNotes as DeleteNotesOp
+from zettelmem.stores.base import GraphStore
 from zettelmem.telemetry import instrument
 from zettelmem.text import clean_content
 from zettelmem.vectors.base import VectorIndex
@@ -207,24 +206,24 @@ class AsyncMemory:
     async def get(self, note_id: str, scope: Scope | None = None, *, as_of: datetime | None = None) -> Note:
         """A note by id (as it was at ``as_of``, if given)."""
         note_id, scope, as_of = check.note_id(note_id), self._scope(check.scope(scope)), check.as_of(as_of)
-        note = (await self.graph.aget_notes(scope, [note_id]))[0]
-        if note is None:
-            raise NoteNotFound(f"no note {note_id!r} in scope {scope}")
+        note = await self.graph.aget_note(scope, note_id)  # NoteNotFound if it is not in scope
         await self._touch(scope, [note.id])
         if as_of is None:
             return note
-        return note_as_of(note, await asyncio.to_thread(self.graph.history, scope, note_id), as_of)
+        return note_as_of(note, await self.graph.ahistory(scope, note_id), as_of)
 
     async def list(self, scope: Scope | None = None, where: Filter | None = None,
                    limit: int | None = None, offset: int = 0) -> list[Note]:
+        """Notes of a scope matching ``where``, oldest first, paged by ``limit``/``offset``."""
         scope, where = check.scope(scope), check.filter_(where)
         limit, offset = check.count(limit, "limit"), check.count(offset, "offset", none_ok=False) or 0
-        return await asyncio.to_thread(self.graph.list_notes, self._scope(scope), where, limit, offset)
+        return await self.graph.alist_notes(self._scope(scope), where, limit, offset)
 
     async def links(self, note_id: str, scope: Scope | None = None) -> builtins.list[Link]:
+        """The links of a note, both directions."""
         scope = self._scope(check.scope(scope))
         await self.get(note_id, scope)
-        return await asyncio.to_thread(self.graph.links_of, scope, [note_id])
+        return await self.graph.aget_links(scope, [note_id])
 
     async def search(self, query: str, scope: Scope | None = None, *, k: int = 10,
                      where: Filter | None = None, expand: bool | None = None) -> builtins.list[SearchHit]:
@@ -244,9 +243,10 @@ class AsyncMemory:
                 await self.access.flush(self.graph)
 
     async def history(self, note_id: str, scope: Scope | None = None) -> builtins.list[Change]:
+        """Every change of a note (evolutions, user updates, reverts, rejections), oldest first."""
         scope = self._scope(check.scope(scope))
         await self.get(note_id, scope)
-        return await asyncio.to_thread(self.graph.history, scope, note_id)
+        return await self.graph.ahistory(scope, note_id)
 
     # -- writes by the user -----------------------------------------------------------
     async def update(self, /, note_id: str, scope: Scope | None = None, *, rationale: str = "user update",
@@ -275,21 +275,21 @@ class AsyncMemory:
             if keep == note.pinned:
                 return note
             new = note.model_copy(update={"pinned": keep})
-            await self.graph.abatch([PutNotes((new,))])
+            await self.graph.aput_notes([new])
             return new
 
     async def revert(self, change_id: str, scope: Scope | None = None) -> Change:
         """Undo one change: a new version restoring the fields it rewrote."""
         change_id, scope = check.change_id(change_id), self._scope(check.scope(scope))
         async with self._write_lock:
-            change = await asyncio.to_thread(self.graph.get_change, scope, change_id)
+            change = await self.graph.aget_change(scope, change_id)
             if change.kind == "rejected":
                 raise InvalidInput(f"change {change_id} was rejected, there is nothing to revert")
             note = await self.get(change.note_id, scope)
             if change.kind in TRUTH_KINDS:  # supersede, mention, merge, forget
                 return await revert_truth(self.parts, change, note)
             return await write_change(self.parts, note, dict(change.before), f"revert of {change_id}", "revert",
-                                            USER, reverts=change_id)
+                                      USER, reverts=change_id)
 
     async def delete(self, note_ids: str | Sequence[str], scope: Scope | None = None) -> int:
         """Delete notes from both stores, with their links and history."""
@@ -299,9 +299,9 @@ class AsyncMemory:
             missing = sorted(set(ids) - set(found))
             if missing:
                 raise NoteNotFound(f"no note {missing[0]!r} in scope {scope}")
-            n = (await self.graph.abatch([DeleteNotesOp(scope, tuple(found))]))[0]
+            n = await self.graph.adelete_notes(scope, found)
             await asyncio.to_thread(self.vectors.delete, found, scope)
-            return int(n)
+            return n
 
     async def forget(self, note_ids: str | Sequence[str] | None = None, scope: Scope | None = None, *,
                      where: Filter | None = None, hard: bool = False) -> ForgetReport:
@@ -315,6 +315,7 @@ class AsyncMemory:
     async def link(self, source: str, target: str, scope: Scope | None = None, *,
                    relation: Relation | str = Relation.RELATES_TO, weight: float = 0.5,
                    rationale: str = "linked by the user") -> Link:
+        """Link two notes of a scope (an upsert by source, target and relation)."""
         source, target, scope = check.note_id(source, "source"), check.note_id(target, "target"), check.scope(scope)
         relation, weight, rationale = check.relation(relation), check.weight(weight), check.rationale(rationale)
         scope = self._scope(scope)
@@ -322,18 +323,19 @@ class AsyncMemory:
             raise InvalidInput("a note cannot link to itself")
         lk = Link(source=source, target=target, relation=Relation(relation), weight=weight,
                   rationale=rationale, created_by=USER)
-        await self.graph.abatch([PutLinks(scope, (lk,))])
+        await self.graph.aput_links(scope, [lk])
         return lk
 
     async def unlink(self, source: str, target: str, scope: Scope | None = None,
                      relation: Relation | str | None = None) -> int:
+        """Remove the links from ``source`` to ``target`` (of ``relation``, or of any); returns how many."""
         source, target, scope = check.note_id(source, "source"), check.note_id(target, "target"), check.scope(scope)
         rel = None if relation is None else check.relation(relation).value
         scope = self._scope(scope)
-        n = (await self.graph.abatch([DeleteLinks(scope, ((source, target, rel),))]))[0]
+        n = await self.graph.adelete_links(scope, [(source, target, rel)])
         if not n:
             raise LinkNotFound(f"no link {source} -> {target} in scope {scope}")
-        return int(n)
+        return n
 
     async def evolve(self, note_ids: Sequence[str] | None = None, scope: Scope | None = None) -> builtins.list[AddResult]:
         """Run an evolution pass triggered by the given notes (default: every note in scope)."""
@@ -361,14 +363,15 @@ class AsyncMemory:
     async def _all_ids(self, scope: Scope) -> builtins.list[str]:
         """Every note id of a scope, oldest first (maintenance passes only, never a request path)."""
         ids: builtins.list[str] = []
-        while page := await asyncio.to_thread(self.graph.list_notes, scope, None, 1000, len(ids)):
+        while page := await self.graph.alist_notes(scope, None, 1000, len(ids)):
             ids += [n.id for n in page]
         return ids
 
     # -- health -----------------------------------------------------------------------
     async def stats(self, scope: Scope | None = None) -> dict[str, Any]:
+        """Counts (notes, links, changes, vectors), backends, embedding model, agents and LLM usage."""
         scope = check.scope(scope)
-        counts = await asyncio.to_thread(self.graph.count, scope)
+        counts = await self.graph.acount_all(scope)
         return {
             **counts,
             "vectors": await asyncio.to_thread(self.vectors.count, scope),
@@ -377,7 +380,7 @@ class AsyncMemory:
             "agents": self.agents.name,
             "llm": self.parts.usage(),
             "truth": await truth_stats(self.graph, scope),
-            "llm_stored": read_stored(await asyncio.to_thread(self.graph.get_meta, STORED_KEY)),
+            "llm_stored": read_stored(await self.graph.aget_meta(STORED_KEY)),
         }
 
     async def check(self, repair: bool = False, scope: Scope | None = None, *, force: bool = False) -> CheckReport:

@@ -123,7 +123,7 @@ async def _soft(parts: EngineParts, notes: list[Note], scope: Scope) -> ForgetRe
 async def _hard(parts: EngineParts, notes: list[Note], scope: Scope) -> ForgetReport:
     ids = {n.id for n in notes}
     texts = [t for n in notes for t in (n.content, n.context) if t and len(t) >= 8]
-    links = await asyncio.to_thread(parts.graph.links_of, scope, sorted(ids))
+    links = await parts.graph.aget_links(scope, sorted(ids))
     neighbours = sorted({lk.other(i) for lk in links for i in (lk.source, lk.target) if i in ids} - ids)
     scrubbed: list[Change] = []
     for other in neighbours:

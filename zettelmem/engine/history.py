@@ -41,7 +41,7 @@ async def evolve_pass(parts: EngineParts, scope: Scope, note_ids: Sequence[str] 
     triggers = (
         [n for n in await parts.graph.aget_notes(scope, note_ids) if n is not None]
         if note_ids is not None
-        else await asyncio.to_thread(parts.graph.list_notes, scope)
+        else await parts.graph.alist_notes(scope)
     )
     if note_ids is not None and len(triggers) != len(note_ids):
         raise NoteNotFound(f"some of {list(note_ids)} are not in scope {scope}")
@@ -49,7 +49,7 @@ async def evolve_pass(parts: EngineParts, scope: Scope, note_ids: Sequence[str] 
     working: dict[str, Note] = {}
     for trig in triggers:
         trig = working.get(trig.id, trig)
-        links = await asyncio.to_thread(parts.graph.links_of, scope, [trig.id])
+        links = await parts.graph.aget_links(scope, [trig.id])
         ids = sorted({lk.other(trig.id) for lk in links})
         found = [working.get(i) or n for i, n in zip(ids, await parts.graph.aget_notes(scope, ids), strict=True)]
         neighbours = [n for n in found if n is not None]
@@ -86,7 +86,7 @@ async def _owned_scopes(parts: EngineParts) -> list[Scope]:
 
     if not isinstance(parts.settings.graph, NetworkXConfig):
         return await asyncio.to_thread(parts.vectors.scopes)
-    found = await asyncio.to_thread(parts.graph.scopes)
+    found = await parts.graph.alist_scopes()
     if isinstance(parts.settings.vectors, ChromaLocalConfig):
         found += await asyncio.to_thread(parts.vectors.scopes)
     return list(dict.fromkeys(found))
@@ -105,7 +105,7 @@ async def check_and_repair(parts: EngineParts, repair: bool, scope: Scope | None
     replaced graph), it refuses with :class:`StoreCorrupt` unless ``force``.
     """
     report = CheckReport()
-    marker = await asyncio.to_thread(parts.graph.get_meta, MIGRATION_MARKER)
+    marker = await parts.graph.aget_meta(MIGRATION_MARKER)
     if marker:
         report.interrupted_migration = marker
     scopes = [scope] if scope is not None else await _owned_scopes(parts)
@@ -113,7 +113,7 @@ async def check_and_repair(parts: EngineParts, repair: bool, scope: Scope | None
     orphans: dict[Scope, list[str]] = {}
     fix: list[Note] = []
     for each in scopes:
-        notes = {n.id: n for n in await asyncio.to_thread(parts.graph.list_notes, each)}
+        notes = {n.id: n for n in await parts.graph.alist_notes(each)}
         vector_ids = await asyncio.to_thread(parts.vectors.ids, each)
         report.notes += len(notes)
         report.vectors += len(vector_ids)

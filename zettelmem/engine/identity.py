@@ -69,7 +69,7 @@ def verify_identity(settings: Settings, graph: GraphStore, vectors: VectorIndex)
     file = settings.chroma_path() / IDENTITY_FILE
     in_graph, in_vectors = graph.get_meta(STORE_ID_KEY), _read(file)
     if in_graph is None:
-        notes, held = graph.count(None)["notes"], vectors.count()
+        notes, held = graph.count_all(None)["notes"], vectors.count()
         if in_vectors is not None or (held and not notes):
             raise StoreCorrupt(
                 f"{settings.graph_path()} is missing, empty or replaced, but {settings.chroma_path()} holds "

@@ -178,7 +178,7 @@ async def _offer_predecessor(
     if session is None:
         return
     key = tail_key(item.scope, session)
-    prev_id = tails.get(key) or await asyncio.to_thread(parts.graph.get_meta, key)
+    prev_id = tails.get(key) or await parts.graph.aget_meta(key)
     if not prev_id or any(c.note.id == prev_id for c in found):
         return
     prev = working.get(prev_id) or (await parts.graph.aget_notes(item.scope, [prev_id]))[0]
@@ -219,7 +219,7 @@ async def stored_usage(parts: EngineParts, delta: Usage) -> dict[str, str]:
     if meter is None:
         return {}
     reason = meter.fallback_log[-1].reason if delta.fallbacks and meter.fallback_log else None
-    value = merge_stored(await asyncio.to_thread(parts.graph.get_meta, STORED_KEY), delta.model_dump(), reason)
+    value = merge_stored(await parts.graph.aget_meta(STORED_KEY), delta.model_dump(), reason)
     return {} if value is None else {STORED_KEY: value}
 
 

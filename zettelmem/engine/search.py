@@ -123,7 +123,7 @@ async def _expand(parts: EngineParts, scope: Scope, fused: dict[str, float], why
     seeds = sorted(fused, key=lambda i: -fused[i])[:seeds_n]
     if not seeds:
         return
-    links = await asyncio.to_thread(parts.graph.links_of, scope, seeds)
+    links = await parts.graph.aget_links(scope, seeds)
     best: dict[str, tuple[float, Reason]] = {}
     seed_set = set(seeds)
     for lk in links:

@@ -173,7 +173,7 @@ def to_networkx(memory: Any, scope: Scope | None = None, *,
     store = graph_store(memory)
     if note_ids is None:
         notes = store.list_notes(scope)
-        links = store.links_of(scope, [n.id for n in notes], "out") if notes else []
+        links = store.get_links(scope, [n.id for n in notes], "out") if notes else []
         return graph_from(notes, links, scope=scope, histories=_histories(store, scope, [n.id for n in notes]))
     if depth < 0:
         raise InvalidInput(f"depth must be >= 0, not {depth}")
@@ -186,14 +186,14 @@ def to_networkx(memory: Any, scope: Scope | None = None, *,
     for _ in range(depth):
         if not frontier:
             break
-        step = store.links_of(scope, sorted(frontier), "both")
+        step = store.get_links(scope, sorted(frontier), "both")
         new = sorted({e for lk in step for e in (lk.source, lk.target)} - set(keep))
         for n in store.get_notes(scope, new) if new else []:
             if n is not None:
                 keep[n.id] = n
         frontier = set(new)
     # every link among the kept notes, including those between notes of the outer ring
-    links = store.links_of(scope, sorted(keep), "out") if keep else []
+    links = store.get_links(scope, sorted(keep), "out") if keep else []
     return graph_from(keep.values(), links, scope=scope, histories=_histories(store, scope, sorted(keep)))
 
 

@@ -12,10 +12,12 @@ or an API key is set); otherwise the offline agents run. Example::
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from zettelmem._strict import config_error
 
 __all__ = ["LLMSettings"]
 
@@ -43,6 +45,12 @@ class LLMSettings(BaseSettings):
     candidate_chars: int = Field(default=600, ge=50)  # neighbour content shown per note
     budget_calls: int | None = Field(default=None, ge=0)  # per operation (add / add_many)
     budget_tokens: int | None = Field(default=None, ge=0)
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:  # an unknown key or a bad value: one typed error
+            raise config_error("LLM settings", exc) from exc
 
     def is_configured(self) -> bool:
         """True iff a base URL or an API key is set: only then is a model ever called."""

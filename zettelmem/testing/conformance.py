@@ -156,7 +156,7 @@ class GraphStoreConformance:
             if ids:
                 store.delete_notes(scope, ids)
         self.purge(store, made, tag)
-        assert all(store.count(s) == {"notes": 0, "links": 0, "changes": 0} for s in made)
+        assert all(store.count_all(s) == {"notes": 0, "links": 0, "changes": 0} for s in made)
 
     @pytest.fixture
     def scope(self, new_scope: Callable[..., Scope]) -> Scope:
@@ -194,7 +194,7 @@ class GraphStoreConformance:
         b2 = b.model_copy(update={"tags": ["new"], "version": 2, "event_time": None})
         store.put_notes([b2])
         assert store.list_notes(scope) == [a, b2, c]
-        assert store.count(scope)["notes"] == 3
+        assert store.count_all(scope)["notes"] == 3
 
     def test_list_paging(self, store: GraphStore, scope: Scope) -> None:
         notes = [make_note(scope, f"n{i}", i=i) for i in range(7)]
@@ -216,7 +216,7 @@ class GraphStoreConformance:
         notes = [make_note(scope, f"n{i}", i=i) for i in range(1203)]
         links = [Link(source=notes[i].id, target=notes[i + 1].id) for i in range(1202)]
         store.batch([PutNotes(tuple(notes)), PutLinks(scope, tuple(links))])
-        assert store.count(scope) == {"notes": 1203, "links": 1202, "changes": 0}
+        assert store.count_all(scope) == {"notes": 1203, "links": 1202, "changes": 0}
         assert [n.id for n in store.list_notes(scope)] == [n.id for n in notes]
         assert store.get_notes(scope, [n.id for n in notes]) == notes
 
@@ -229,10 +229,10 @@ class GraphStoreConformance:
                     Link(source=a.id, target=x.id), Link(source=x.id, target=a.id)):
             with pytest.raises(NoteNotFound):
                 store.put_links(s1, [Link(source=a.id, target=b.id), bad])
-        assert store.links_of(s1, [a.id, b.id]) == []
+        assert store.get_links(s1, [a.id, b.id]) == []
         with pytest.raises(NoteNotFound):
             store.put_links(s2, [Link(source=a.id, target=b.id)])
-        assert store.count(s1)["links"] == 0
+        assert store.count_all(s1)["links"] == 0
 
     def test_link_upsert_by_source_target_relation(self, store: GraphStore, scope: Scope) -> None:
         a, b = make_note(scope, "a"), make_note(scope, "b")
@@ -240,32 +240,32 @@ class GraphStoreConformance:
         store.put_links(scope, [Link(source=a.id, target=b.id, weight=0.3)])
         newer = Link(source=a.id, target=b.id, weight=0.9, rationale="again", created_at=T0)
         store.put_links(scope, [newer])
-        assert store.links_of(scope, [a.id]) == [newer]
+        assert store.get_links(scope, [a.id]) == [newer]
         sup = Link(source=a.id, target=b.id, relation=Relation.SUPPORTS, created_at=T0)
         back = Link(source=b.id, target=a.id, relation=Relation.SUPPORTS, created_at=T0)
         store.put_links(scope, [sup, back])
-        assert _keys(store.links_of(scope, [a.id])) == _keys([newer, sup, back])
-        assert store.count(scope)["links"] == 3
+        assert _keys(store.get_links(scope, [a.id])) == _keys([newer, sup, back])
+        assert store.count_all(scope)["links"] == 3
 
     def test_links_between_look_alike_ids(self, store: GraphStore, scope: Scope) -> None:
         odd = ["a\x1fb", "c", "a", "b\x1fc", "x'}) //", "ü"]
         store.put_notes([Note(id=i, content=i, scope=scope) for i in odd])
         links = [Link(source=odd[i], target=odd[i + 1], created_at=T0) for i in range(0, 6, 2)]
         store.put_links(scope, links)
-        assert _keys(store.links_of(scope, odd)) == _keys(links) and store.count(scope)["links"] == 3
+        assert _keys(store.get_links(scope, odd)) == _keys(links) and store.count_all(scope)["links"] == 3
         assert store.delete_links(scope, [("a", "b\x1fc", None)]) == 1
-        assert _keys(store.links_of(scope, odd)) == _keys([links[0], links[2]])
+        assert _keys(store.get_links(scope, odd)) == _keys([links[0], links[2]])
 
     def test_neighbours_by_direction(self, store: GraphStore, scope: Scope) -> None:
         a, b, c = (make_note(scope, x) for x in "abc")
         store.put_notes([a, b, c])
         ab, ca, bc = (Link(source=s.id, target=t.id) for s, t in ((a, b), (c, a), (b, c)))
         store.put_links(scope, [ab, ca, bc])
-        assert store.links_of(scope, [a.id], "out") == [ab]
-        assert store.links_of(scope, [a.id], "in") == [ca]
-        assert _keys(store.links_of(scope, [a.id], "both")) == _keys([ab, ca])
-        assert _keys(store.links_of(scope, [a.id, b.id, a.id])) == _keys([ab, ca, bc])
-        assert store.links_of(scope, ["missing"]) == []
+        assert store.get_links(scope, [a.id], "out") == [ab]
+        assert store.get_links(scope, [a.id], "in") == [ca]
+        assert _keys(store.get_links(scope, [a.id], "both")) == _keys([ab, ca])
+        assert _keys(store.get_links(scope, [a.id, b.id, a.id])) == _keys([ab, ca, bc])
+        assert store.get_links(scope, ["missing"]) == []
         assert store.batch([GetLinks(scope, (b.id,), "out")])[0] == [bc]
 
     def test_delete_links(self, store: GraphStore, new_scope: Any) -> None:
@@ -279,7 +279,7 @@ class GraphStoreConformance:
         assert store.delete_links(scope, [(a.id, b.id, "supports"), (a.id, b.id, "supports")]) == 1
         assert store.delete_links(scope, [(a.id, b.id, "supports")]) == 0
         assert store.delete_links(scope, [(a.id, b.id, None), (a.id, b.id, "follows")]) == 2
-        assert store.links_of(scope, [a.id]) == []
+        assert store.get_links(scope, [a.id]) == []
 
     def test_delete_notes_takes_links_and_changes(self, store: GraphStore, scope: Scope) -> None:
         a, b, c = (make_note(scope, x) for x in "abc")
@@ -291,14 +291,14 @@ class GraphStoreConformance:
         assert store.delete_notes(scope, [a.id, "missing"]) == 1
         assert store.delete_notes(scope, [a.id]) == 0
         assert store.get_notes(scope, [a.id]) == [None]
-        assert _keys(store.links_of(scope, [b.id, c.id])) == {(b.id, c.id, "relates_to")}
+        assert _keys(store.get_links(scope, [b.id, c.id])) == {(b.id, c.id, "relates_to")}
         assert store.history(scope, a.id) == []
         with pytest.raises(ChangeNotFound):
             store.get_change(scope, ca.id)
         assert store.history(scope, b.id) == [cb]
-        assert store.count(scope) == {"notes": 2, "links": 1, "changes": 1}
+        assert store.count_all(scope) == {"notes": 2, "links": 1, "changes": 1}
         store.put_notes([a])  # same id again: no stale links or history
-        assert store.links_of(scope, [a.id]) == [] and store.history(scope, a.id) == []
+        assert store.get_links(scope, [a.id]) == [] and store.history(scope, a.id) == []
 
     # -- changes, counts, scopes, meta ------------------------------------------------
     def test_history_order_and_get_change(self, store: GraphStore, scope: Scope) -> None:
@@ -316,26 +316,26 @@ class GraphStoreConformance:
         with pytest.raises(ChangeNotFound):
             store.get_change(scope, "missing")
         assert {c.id for c in store.batch([_get_changes(scope)])[0]} == {c.id for c in (c0, c1, c2, late_first, cb)}
-        assert store.count(scope)["changes"] == 5
+        assert store.count_all(scope)["changes"] == 5
 
     def test_counts_and_scopes(self, store: GraphStore, new_scope: Any) -> None:
         s1, s2, empty = new_scope("one"), new_scope("two"), new_scope("three")
-        before = store.count()
+        before = store.count_all()
         a, b, c = make_note(s1, "a"), make_note(s1, "b"), make_note(s2, "c")
         store.put_notes([a, b, c])
         store.put_links(s1, [Link(source=a.id, target=b.id)])
         store.batch([_put_changes(s1, change(a))])
-        assert store.count(s1) == {"notes": 2, "links": 1, "changes": 1}
-        assert store.count(s2) == {"notes": 1, "links": 0, "changes": 0}
-        assert store.count(empty) == {"notes": 0, "links": 0, "changes": 0}
-        after = store.count()
+        assert store.count_all(s1) == {"notes": 2, "links": 1, "changes": 1}
+        assert store.count_all(s2) == {"notes": 1, "links": 0, "changes": 0}
+        assert store.count_all(empty) == {"notes": 0, "links": 0, "changes": 0}
+        after = store.count_all()
         if self.exclusive:
             assert {k: after[k] - before[k] for k in after} == {"notes": 3, "links": 1, "changes": 1}
         assert after["notes"] >= 3 and after["links"] >= 1 and after["changes"] >= 1
-        found = store.scopes()
+        found = store.list_scopes()
         assert found.count(s1) == 1 and found.count(s2) == 1 and empty not in found
         store.delete_notes(s2, [c.id])
-        assert s2 not in store.scopes()
+        assert s2 not in store.list_scopes()
 
     def test_meta(self, store: GraphStore, scope: Scope, tag: str) -> None:
         key = f"zmt-{tag}-key"
@@ -359,7 +359,7 @@ class GraphStoreConformance:
             store.batch([PutMeta(key, "y"), PutNotes((a.model_copy(update={"scope": Scope(user_id=f"zmt-{tag}-x")}),))])
         assert store.list_notes(scope) == [a]
         assert store.get_meta(key) is None
-        assert store.count(scope) == {"notes": 1, "links": 0, "changes": 0}
+        assert store.count_all(scope) == {"notes": 1, "links": 0, "changes": 0}
 
     def test_batch_reads_its_own_writes(self, store: GraphStore, scope: Scope) -> None:
         a, b = make_note(scope, "a"), make_note(scope, "b")
@@ -369,6 +369,43 @@ class GraphStoreConformance:
         assert got[0] is None and got[1] == [a] and got[2] is None
         assert len(got[3]) == 1 and got[4] == 1 and got[5] == [a]
         assert asyncio.run(store.abatch([GetNotes(scope, (a.id, b.id))])) == [[a, None]]
+
+    def test_async_twins_write_and_read_like_the_sync_methods(self, store: GraphStore, scope: Scope,
+                                                               tag: str) -> None:
+        a, b = make_note(scope, "a"), make_note(scope, "b", i=1)
+        lk = Link(source=a.id, target=b.id, relation=Relation.SUPPORTS)
+        change = Change(note_id=a.id, scope=scope, version_before=1, version_after=2, before={"tags": []},
+                        after={"tags": ["x"]}, rationale="r", agent=BuiltBy(), created_at=T0)
+        key = f"zmt-{tag}-twins"
+
+        async def writes() -> None:
+            await store.aput_notes([a, b])
+            await store.aput_links(scope, [lk])
+            await store.aput_changes(scope, [change])
+            await store.aput_meta(key, "v")
+
+        async def reads() -> list[Any]:
+            return [await store.aget_note(scope, a.id), await store.aget_notes(scope, [b.id, "missing"]),
+                    await store.alist_notes(scope), await store.aget_links(scope, [a.id], "out"),
+                    await store.aget_changes(scope, note_id=a.id), await store.ahistory(scope, a.id),
+                    await store.aget_change(scope, change.id), await store.acount_all(scope),
+                    scope in await store.alist_scopes(), await store.aget_meta(key)]
+
+        asyncio.run(writes())
+        sync = [store.get_note(scope, a.id), store.get_notes(scope, [b.id, "missing"]), store.list_notes(scope),
+                store.get_links(scope, [a.id], "out"), store.get_changes(scope, note_id=a.id),
+                store.history(scope, a.id), store.get_change(scope, change.id), store.count_all(scope),
+                scope in store.list_scopes(), store.get_meta(key)]
+        assert asyncio.run(reads()) == sync
+        assert sync[0] == a and sync[1] == [b, None] and sync[3] == [lk] and sync[6] == change
+        assert sync[7] == {"notes": 2, "links": 1, "changes": 1} and sync[8] and sync[9] == "v"
+        with pytest.raises(NoteNotFound):
+            asyncio.run(store.aget_note(scope, "missing"))
+        with pytest.raises(ChangeNotFound):
+            asyncio.run(store.aget_change(scope, "missing"))
+        assert asyncio.run(store.adelete_links(scope, [(a.id, b.id, None)])) == 1
+        assert asyncio.run(store.adelete_notes(scope, [a.id, b.id])) == 2
+        assert store.count_all(scope) == {"notes": 0, "links": 0, "changes": 0}
 
     # -- scope isolation ------------------------------------------------------------------
     @pytest.mark.parametrize("pair", [
@@ -388,16 +425,16 @@ class GraphStoreConformance:
         store.batch([_put_changes(s1, c1)])
         assert store.get_notes(s2, [a1.id, b1.id, a2.id]) == [None, None, a2]
         assert store.list_notes(s2) == [a2] and store.list_notes(s2, Filter(tags_any=("alpha",))) == [a2]
-        assert store.links_of(s2, [a1.id, b1.id]) == [] and store.history(s2, a1.id) == []
+        assert store.get_links(s2, [a1.id, b1.id]) == [] and store.history(s2, a1.id) == []
         with pytest.raises(ChangeNotFound):
             store.get_change(s2, c1.id)
         assert store.batch([_get_changes(s2)])[0] == []
-        assert store.count(s2) == {"notes": 1, "links": 0, "changes": 0}
+        assert store.count_all(s2) == {"notes": 1, "links": 0, "changes": 0}
         assert store.delete_notes(s2, [a1.id]) == 0 and store.delete_links(s2, [(a1.id, b1.id, None)]) == 0
         with pytest.raises(NoteNotFound):
             store.put_links(s2, [Link(source=a2.id, target=a1.id)])
-        assert store.list_notes(s1) == [a1, b1] and store.count(s1) == {"notes": 2, "links": 1, "changes": 1}
-        found = store.scopes()
+        assert store.list_notes(s1) == [a1, b1] and store.count_all(s1) == {"notes": 2, "links": 1, "changes": 1}
+        found = store.list_scopes()
         assert found.count(s1) == 1 and found.count(s2) == 1
 
     # -- filters --------------------------------------------------------------------------

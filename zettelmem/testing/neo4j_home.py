@@ -18,6 +18,7 @@ import json
 import os
 import secrets
 import shlex
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ __all__ = [
     "Neo4jServerError",
     "ServerInfo",
     "ServerPaths",
+    "log",
     "read_state",
     "render_config",
     "render_env",
@@ -64,6 +66,11 @@ JVM_FLAGS = (
     "--add-opens=java.base/java.io=ALL-UNNAMED",
     "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
 )
+
+
+def log(msg: str) -> None:
+    """Progress on stderr (stdout carries the connection details)."""
+    print(f"[neo4j_server] {msg}", file=sys.stderr, flush=True)
 
 
 class Neo4jServerError(RuntimeError):
