@@ -86,17 +86,22 @@ WRITER = textwrap.dedent(
 )
 
 
-def _run_and_kill(home: Path, seed: int, delay: float) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+def _run_and_kill(home: Path, seed: int, delay: float,
+                  script: str = WRITER) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """Start the writer, kill -9 it ``delay`` seconds after it is ready; its acks and the op in flight."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(home), str(seed)], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-c", script, str(home), str(seed)], stdout=subprocess.PIPE,
                             text=True, env=env)
     assert proc.stdout is not None
     first = proc.stdout.readline()
     assert json.loads(first)["kind"] == "ready", first
     time.sleep(delay)
     os.kill(proc.pid, signal.SIGKILL)
-    out, _ = proc.communicate(timeout=60)
+    proc.wait(timeout=60)
+    # read the rest through the same buffered stream: readline() may already hold the lines that followed
+    # "ready" (communicate(timeout=...) reads the raw pipe and would silently drop them)
+    out = proc.stdout.read()
+    proc.stdout.close()
     events = [json.loads(x) for x in out.splitlines() if x.strip().endswith("}")]
     acks = [e for e in events if e["kind"] == "ack"]
     begins = [e for e in events if e["kind"] == "begin"]
@@ -110,6 +115,24 @@ def _story(ids: set[str], history: list[tuple[int, dict[str, Any]]]) -> str:
             for t, e in history if e["kind"] == "ack" and ids & set(e.get("notes", []) + e.get("deleted", []))]
     counts = [e.get("count") for _, e in history if e["kind"] == "ack" and e["op"] == "delete"]
     return f"{sorted(ids)} ({'; '.join(told)}; notes removed by each acknowledged delete: {counts})"
+
+
+def test_run_and_kill_keeps_the_lines_read_with_ready(tmp_path: Path) -> None:
+    """Lines that arrive with "ready" (one pipe read) are acknowledgements too, not dropped by the harness."""
+    script = textwrap.dedent(
+        """
+        import json, sys, time
+        begin = {"kind": "begin", "op": "delete", "target": "n1"}
+        ack = {"kind": "ack", "op": "delete", "deleted": ["n1"], "count": 1}
+        sys.stdout.write(json.dumps({"kind": "ready"}) + "\\n" + json.dumps(begin) + "\\n" + json.dumps(ack) + "\\n"
+                         + json.dumps({"kind": "begin", "op": "add"}) + "\\n")
+        sys.stdout.flush()
+        time.sleep(60)
+        """
+    )
+    acks, in_flight = _run_and_kill(tmp_path, seed=0, delay=0.5, script=script)
+    assert acks == [{"kind": "ack", "op": "delete", "deleted": ["n1"], "count": 1}]
+    assert in_flight == {"kind": "begin", "op": "add"}
 
 
 def test_kill_minus_9_at_random_points_loses_nothing_acknowledged(tmp_path: Path) -> None:
