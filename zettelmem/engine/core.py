@@ -37,7 +37,8 @@ from zettelmem.engine.parts import EngineParts
 from zettelmem.engine.pipeline import ingest, text_hash, write_change
 from zettelmem.engine.results import AddResult, CheckReport, SearchHit
 from zettelmem.engine.search import hybrid_search
-from zettelmem.engine.truth import TRUTH_KINDS, revert_truth, truth_stats
+from zettelmem.engine.truth import TRUTH_KINDS, truth_stats
+from zettelmem.engine.truth_revert import revert_truth
 from zettelmem.errors import ConflictError, InvalidInput, LinkNotFound, NoteNotFound, ScopeMismatch
 from zettelmem.filters import Filter
 from zettelmem.llm.accounting import STORED_KEY, read_stored

@@ -15,7 +15,7 @@ offered, before the note is linked:
   the new note's event time, else its creation time) with a ``supersede``
   Change and a ``supersedes`` link from the new note; ``contradicts`` only
   links. Nothing is deleted, ``as_of`` reads before the change still see the
-  note open, and :func:`revert_truth` undoes any of these Changes.
+  note open, and :func:`~zettelmem.engine.truth_revert.revert_truth` undoes any of these Changes.
 """
 
 from __future__ import annotations
@@ -29,20 +29,18 @@ from zettelmem.agents.base import Candidate, Decision
 from zettelmem.agents.offline.truth import OfflineTruthJudge, body_of, names_in, normalise, speaker_of
 from zettelmem.agents.verdicts import TruthJudge, TruthVerdict
 from zettelmem.engine.results import AddResult
-from zettelmem.errors import InvalidInput
-from zettelmem.models import TRUTH_FIELDS, BuiltBy, Change, Link, Note, Relation, Scope, coerce_fields, utcnow
+from zettelmem.models import BuiltBy, Change, Link, Note, Relation, Scope, coerce_fields, utcnow
 
 if TYPE_CHECKING:
-    from zettelmem.engine.parts import EngineParts
     from zettelmem.stores.base import GraphStore
 
-__all__ = ["MERGE_FLOOR", "TRUTH_KINDS", "ChunkTruth", "counter_key", "grounded", "is_closed", "revert_truth", "truth_stats", "with_change"]
+__all__ = ["MERGE_FLOOR", "TRUTH_KINDS", "ChunkTruth", "counter_key", "grounded", "is_closed", "truth_stats", "with_change"]
 
 #: Lowest cosine at which a ``duplicates`` verdict may merge two notes (any agent's verdict).
 MERGE_FLOOR = 0.6
 ENGINE = BuiltBy(kind="offline", agent="truth-engine", version="1")
 _KINDS = ("mention", "merge", "supersede", "contradict")
-#: Change kinds written by truth maintenance and ``forget`` (reverted by :func:`revert_truth`).
+#: Change kinds written by truth maintenance and ``forget`` (reverted by :func:`~zettelmem.engine.truth_revert.revert_truth`).
 TRUTH_KINDS = ("supersede", "mention", "merge", "forget")
 
 
@@ -197,31 +195,6 @@ async def truth_stats(graph: GraphStore, scope: Scope | None) -> dict[str, int]:
     for kind in _KINDS:
         out[kind] = int(await asyncio.to_thread(graph.get_meta, counter_key(scope, kind)) or 0)
     return out
-
-
-async def revert_truth(parts: EngineParts, change: Change, note: Note) -> Change:
-    """Undo a supersede, mention, merge or forget Change: restore its fields (and drop its link)."""
-    from zettelmem.engine.evolution import USER
-    from zettelmem.engine.pipeline import refresh_metadata
-    from zettelmem.stores.base import DeleteLinks, PutChanges, PutNotes
-
-    unknown = set(change.before) - set(TRUTH_FIELDS)
-    if unknown:
-        raise InvalidInput(f"change {change.id} rewrote {sorted(unknown)}, not truth fields")
-    current = _plain(note, list(change.before))
-    after = {f: v for f, v in change.before.items() if current.get(f) != v}
-    undo = Change(note_id=note.id, scope=note.scope, version_before=note.version,
-                  version_after=note.version + (1 if after else 0), before={f: current[f] for f in after},
-                  after=after, rationale=f"revert of {change.id}", agent=USER, kind="revert", reverts=change.id)
-    if not after:
-        return undo
-    new = with_change(note, undo)
-    ops: list[Any] = [PutNotes((new,)), PutChanges(note.scope, (undo,))]
-    if change.kind == "supersede" and change.trigger:
-        ops.append(DeleteLinks(note.scope, ((change.trigger, note.id, Relation.SUPERSEDES.value),)))
-    await refresh_metadata(parts, [new])
-    await parts.graph.abatch(ops)
-    return undo
 
 
 def grounded(new: Note, old: Note) -> bool:
