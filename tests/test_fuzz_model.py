@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from zettelmem import Memory, Scope, Settings
-from zettelmem.config import HashingEmbeddingConfig
+from zettelmem.config import AgentsConfig, HashingEmbeddingConfig
 from zettelmem.errors import InvalidInput, LinkNotFound, NoteNotFound
 from zettelmem.models import Change, Note, Relation
 
@@ -114,7 +114,10 @@ class MemoryMachine(RuleBasedStateMachine):
 
     def _open(self) -> Memory:
         extra: dict[str, Any] = {"graph": self.neo4j} if self.neo4j is not None else {}
-        return Memory(Settings(home=self.home, embedding=HashingEmbeddingConfig(dims=64), use_llm=False, **extra))
+        # the plain model stores every memory it is given: truth maintenance (repeats become
+        # mentions, supersessions close notes) has its own tests (test_truth_engine.py)
+        return Memory(Settings(home=self.home, embedding=HashingEmbeddingConfig(dims=64), use_llm=False,
+                               agents=AgentsConfig(truth=False), **extra))
 
     def teardown(self) -> None:
         try:

@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from zettelmem.models import Note, Scope
-from zettelmem.stores.base import GetMeta, GetNotes, PutMeta
+from zettelmem.agents.base import MemoryInput
+from zettelmem.models import Scope
+from zettelmem.stores.base import GetMeta, GetNotes
 
 if TYPE_CHECKING:
     from zettelmem.stores.base import GraphStore
 
-__all__ = ["KEY_FIELD", "key_ops", "meta_key", "stored_keys"]
+__all__ = ["KEY_FIELD", "key_meta", "meta_key", "stored_keys"]
 
 KEY_FIELD = "ingest_key"
 _PAGE = 500
@@ -29,9 +30,10 @@ def meta_key(scope: Scope, key: str) -> str:
     return f"ingest\x1f{scope.key}\x1f{key}"
 
 
-def key_ops(notes: Sequence[Note]) -> list[PutMeta]:
-    """The meta writes recording the keys of these notes (joins their commit)."""
-    return [PutMeta(meta_key(n.scope, k), n.id) for n in notes if (k := n.provenance.extra.get(KEY_FIELD))]
+def key_meta(items: Sequence[MemoryInput], note_ids: Sequence[str]) -> dict[str, str]:
+    """Meta entries recording the keys of these memories -> the note each is stored in (joins their commit)."""
+    return {meta_key(m.scope, k): i for m, i in zip(items, note_ids, strict=True)
+            if (k := m.provenance.extra.get(KEY_FIELD))}
 
 
 def stored_keys(graph: GraphStore, scope: Scope, keys: Sequence[str]) -> dict[str, str]:
@@ -45,6 +47,6 @@ def stored_keys(graph: GraphStore, scope: Scope, keys: Sequence[str]) -> dict[st
         ids = graph.batch([GetMeta(meta_key(scope, k)) for k in page])
         hits = {k: i for k, i in zip(page, ids, strict=True) if i}
         notes = graph.batch([GetNotes(scope, tuple(hits.values()))])[0] if hits else []
-        present = {n.id for n in notes if n is not None and n.provenance.extra.get(KEY_FIELD) in hits}
+        present = {n.id for n in notes if n is not None}  # a key whose note was deleted is not stored
         found.update({k: i for k, i in hits.items() if i in present})
     return found

@@ -20,7 +20,7 @@ from zettelmem.agents.base import Candidate, Decision, EvolutionProposal, Memory
 from zettelmem.agents.offline.truth import OfflineTruthJudge
 from zettelmem.config import AgentsConfig
 from zettelmem.engine.evolution import USER, apply_decision, with_change
-from zettelmem.engine.ingest_keys import key_ops
+from zettelmem.engine.ingest_keys import key_meta
 from zettelmem.engine.parts import EngineParts
 from zettelmem.engine.results import AddResult, Usage
 from zettelmem.engine.truth import ChunkTruth
@@ -145,6 +145,8 @@ async def ingest(parts: EngineParts, chunk: list[MemoryInput], evolve: bool) -> 
         notes, vecs = [notes[i] for i in kept], vecs[kept]
         tails = {key: truth.merged.get(v, v) for key, v in tails.items()}
     tails.update(truth.meta(parts.graph))  # truth counters, written in the chunk's one transaction
+    # idempotency keys commit with their notes; a repeat's key names the note it is a mention of
+    tails.update(key_meta(chunk, [truth.merged.get(r.note.id, r.note.id) for r in results]))
     delta = Usage.delta(usage_before, parts.usage())
     await commit(parts, notes, vecs, results, working, tails, await stored_usage(parts, delta))
     for j, r in enumerate(results):  # one chunk's spend, reported once
@@ -246,7 +248,6 @@ async def commit(
         changes = tuple(c for r in results if r.note.scope == scope for c in (*r.changes, *r.rejected))
         ops += [PutLinks(scope, links), PutChanges(scope, changes)]
     ops += [PutMeta(key, value) for key, value in {**tails, **(meta or {})}.items()]
-    ops += key_ops(final_new)  # idempotency keys commit with their notes
     await parts.graph.abatch(ops)
     for r in results:
         r.note = working[r.note.id]
