@@ -16,7 +16,7 @@ from typing import TypeVar
 from zettelmem.agents.base import EvolutionProposal, LinkProposal, MemoryInput, NoteDraft
 from zettelmem.agents.llm.schemas import EvolveOut, Limits, LinkOut, MemoryView, NoteAttrs, NoteView
 from zettelmem.llm.accounting import UsageMeter
-from zettelmem.models import BuiltBy, MemoryType, Note
+from zettelmem.models import BuiltBy, MemoryType, Note, Relation
 from zettelmem.text import clean_labels
 
 __all__ = [
@@ -216,6 +216,9 @@ def links_from(
         if real is None or real not in offered:
             reason = "not offered" if real is None else "not offered to this memory"
             meter.record_dropped(task, "link", out.target, reason)
+            continue
+        if out.relation == Relation.SUMMARIZES:  # written by consolidation only, never by an agent
+            meter.record_dropped(task, "link", out.target, "summarizes is made by consolidation")
             continue
         if (real, out.relation.value) in seen:
             continue
