@@ -20,7 +20,7 @@ from conftest import free_port
 from pydantic import SecretStr
 
 from zettelmem import Memory, Scope, Settings
-from zettelmem.config import HashingEmbeddingConfig, Neo4jConfig
+from zettelmem.config import AgentsConfig, HashingEmbeddingConfig, Neo4jConfig
 from zettelmem.errors import BackendUnavailable, ConfigurationError, ZettelmemError
 from zettelmem.stores.neo4j import Neo4jGraphStore
 
@@ -105,7 +105,8 @@ def _assert_whole_batches_and_agreement(mem: Memory, scope: Scope, acked: int) -
 
 
 def _settings(home: Path, cfg: Neo4jConfig) -> Settings:
-    return Settings(home=home, graph=cfg, embedding=HashingEmbeddingConfig(), use_llm=False)
+    return Settings(home=home, graph=cfg, embedding=HashingEmbeddingConfig(), use_llm=False,
+                    agents=AgentsConfig(truth=False))  # every templated memory is its own note: batches count
 
 
 def test_restart_mid_ingest_retries_or_fails_typed(server: dict[str, Any], neo4j_servers: Any) -> None:
