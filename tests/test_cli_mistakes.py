@@ -177,8 +177,11 @@ def test_ctrl_c_during_ingest_is_quiet(tmp_path):
                            for i in range(3000)), encoding="utf-8")
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZETTELMEM_")}
+    # a job started in the background by a shell (CI may be one) inherits SIGINT ignored, and Python then
+    # keeps it ignored: give the child the default handler, as a terminal's Ctrl-C would find it
     proc = subprocess.Popen([sys.executable, "-m", "zettelmem", "--home", str(home), "--offline", "ingest", str(src)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 180
     while _stored(home / "graph.sqlite") == 0 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)  # until the first batch is committed: add_many is under way, whatever the load
