@@ -45,6 +45,16 @@ def free_port() -> int:
 
 
 # -- Neo4j -----------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _fresh_llm_probe_cache() -> Iterator[None]:
+    """Each test probes its own endpoints: a loopback port reused by a later test is another server."""
+    from zettelmem.llm import probe
+
+    probe.forget()
+    yield
+    probe.forget()
+
+
 @pytest.fixture(scope="session")
 def neo4j_config() -> Any:
     from zettelmem.config import Neo4jConfig
