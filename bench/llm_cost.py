@@ -429,6 +429,22 @@ def counting_model(oracle: OfflineOracle, counter: Callable[[str], int]) -> Scri
     )
 
 
+async def add_in_batches(
+    settings: Settings, suite: Any, items: list[dict[str, Any]], add_batch: int, scope: Scope
+) -> list[Any]:
+    """Add ``items`` to a fresh AsyncMemory with ``suite``, ``add_batch`` per ``add_many``; close it."""
+    from zettelmem import AsyncMemory
+
+    mem = AsyncMemory(settings, agents=suite)
+    results: list[Any] = []
+    try:
+        for i in range(0, len(items), add_batch):
+            results += await mem.add_many(items[i : i + add_batch], scope=scope, batch_size=add_batch)
+    finally:
+        await mem.aclose()
+    return results
+
+
 async def run_zettelmem(
     mode: str,
     items: list[dict[str, Any]],
@@ -438,19 +454,11 @@ async def run_zettelmem(
     oracle: OfflineOracle,
     counter: Callable[[str], int],
 ) -> Row:
-    from zettelmem import AsyncMemory
 
     llm = counting_model(oracle, counter)
     suite = llm_suite(llm_settings, settings.agents, offline_suite(settings.agents), llm)
-    mem = AsyncMemory(settings, agents=suite)
-    scope = Scope(user_id="llm-cost")
     started = time.perf_counter()
-    results = []
-    try:
-        for i in range(0, len(items), add_batch):
-            results += await mem.add_many(items[i : i + add_batch], scope=scope, batch_size=add_batch)
-    finally:
-        await mem.aclose()
+    results = await add_in_batches(settings, suite, items, add_batch, Scope(user_id="llm-cost"))
     return Row(
         mode,
         len(items),
@@ -531,20 +539,14 @@ async def run_live(
     items: list[dict[str, Any]], llm_settings: LLMSettings, add_batch: int, settings: Settings
 ) -> tuple[Row, float]:
     """zettelmem joint + batch through the real client; returns the row and the mean call latency."""
-    from zettelmem import AsyncMemory
     from zettelmem.llm import OpenAIChatLLM
 
     llm = OpenAIChatLLM(llm_settings)
     suite = llm_suite(llm_settings, settings.agents, offline_suite(settings.agents), llm)
-    mem = AsyncMemory(settings, agents=suite)
-    scope = Scope(user_id="llm-cost-live")
     started = time.perf_counter()
-    results = []
     try:
-        for i in range(0, len(items), add_batch):
-            results += await mem.add_many(items[i : i + add_batch], scope=scope, batch_size=add_batch)
+        results = await add_in_batches(settings, suite, items, add_batch, Scope(user_id="llm-cost-live"))
     finally:
-        await mem.aclose()
         await llm.aclose()
     calls = [r for r in llm.meter.records if r.task != "probe"]
     latency = sum(r.latency_s for r in calls) / len(calls) if calls else 0.0
