@@ -66,8 +66,9 @@ from bench.locomo_data import (  # noqa: E402
 )
 
 BASELINES = ("bm25", "dense", "hybrid")
-#: zettelmem and its ablations: no topic notes (consolidation off), no links at all
-VARIANTS = ("zettelmem", "zettelmem-noconsol", "zettelmem-nolinks")
+#: zettelmem and its ablations: no topic notes (consolidation off), no links at all, no truth maintenance
+#: (``zettelmem`` with ``AgentsConfig(truth=False)``: no supersession, no merged repeats)
+VARIANTS = ("zettelmem", "zettelmem-noconsol", "zettelmem-nolinks", "zettelmem-notruth")
 ALL_SYSTEMS = (*BASELINES, *VARIANTS)
 KMAX = max(KS)
 RRF_K = 60
@@ -247,6 +248,8 @@ def _variant_settings(variant: str, home: str) -> Any:
         return Settings(home=home)
     if variant == "zettelmem-nolinks":
         return Settings(home=home, agents=AgentsConfig(max_links=0))
+    if variant == "zettelmem-notruth":
+        return Settings(home=home, consolidation=ConsolidationConfig(enabled=True), agents=AgentsConfig(truth=False))
     raise ValueError(variant)
 
 
