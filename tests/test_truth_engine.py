@@ -71,7 +71,7 @@ def test_an_llm_joint_reply_decides_supersession_in_the_same_call(tmp_path: Path
         assert closed.valid_to is not None
         change = mem.history(old.id)[-1]
         assert change.kind == "supersede" and change.agent.kind == "llm" and change.rationale == "she moved away"
-        again = mem.add("Ana lives in Lisbon.")  # the LLM cannot say "repeat": the offline judge still merges
+        again = mem.add("Ana lives in Lisbon.")  # an exact repeat, but of a closed fact
         assert again.note.id != old.id  # (old is closed: a repeat of a closed fact is a new note)
 
 

@@ -44,8 +44,9 @@ __all__ = ["MERGE_FLOOR", "TRUTH_KINDS", "ChunkTruth", "counter_key", "grounded"
 MERGE_FLOOR = 0.6
 ENGINE = BuiltBy(kind="offline", agent="truth-engine", version="1")
 _KINDS = ("mention", "merge", "supersede", "contradict")
-#: Change kinds written by truth maintenance and ``forget`` (reverted by :func:`~zettelmem.engine.truth_revert.revert_truth`).
-TRUTH_KINDS = ("supersede", "mention", "merge", "forget")
+#: Change kinds written by truth maintenance, ``forget`` and cold-note demotion (reverted by
+#: :func:`~zettelmem.engine.truth_revert.revert_truth`).
+TRUTH_KINDS = ("supersede", "mention", "merge", "forget", "demote")
 
 
 def counter_key(scope: Scope | None, kind: str) -> str:

@@ -255,3 +255,37 @@ class TruthConformance:
         assert theirs in mem.search("diary", b)[0].note.content and mem.check().ok
         assert self.traces(mem, mine) == 0 and self.traces(mem, theirs) >= 1
         assert files_with(memory_home, mine) == []
+
+    # -- cold-note demotion (MemoryOS heat) -------------------------------------------------
+    def test_heat_consolidate_demotes_cold_notes_revertibly(self, open_mem: Callable[..., Any], scope: Scope) -> None:
+        from zettelmem.config import AgentsConfig, ConsolidationConfig, SearchConfig
+
+        off = open_mem()  # off by default: a pass demotes nothing
+        off.add("Ana keeps bees on her roof.", scope)
+        assert off.consolidate(scope=scope).demoted == []
+        off.close()
+        mem = open_mem(consolidation=ConsolidationConfig(demote_cold=True, cold_days=0, cold_reads=1),
+                       search=SearchConfig(cold_weight=0.5), agents=AgentsConfig(truth=False))
+        read = mem.add("Ana drinks green tea every winter morning.", scope).note
+        never = mem.add("Green tea was Ana's first purchase in Kyoto.", scope).note
+        bees = mem.list(scope)[0]
+        assert never.id in [h.note.id for h in mem.search("green tea", scope, k=5)]  # one read of each hit
+        mem.get(read.id, scope)  # a second read: above cold_reads
+        report = mem.consolidate(scope=scope)
+        assert never.id in report.demoted and bees.id in report.demoted and read.id not in report.demoted
+        cold = mem.get(never.id, scope)
+        assert cold.cold is not None and cold.version == never.version + 1 and cold.content == never.content
+        change = mem.history(never.id, scope)[-1]
+        assert change.kind == "demote" and change.agent.agent == "heat" and "1 times" in change.rationale
+        assert mem.get(read.id, scope).cold is None
+        hits = {h.note.id: h for h in mem.search("green tea", scope, k=5)}  # still found, ranked lower
+        mem.settings.search.cold_weight = 1.0  # the same search, ignoring demotion
+        unranked = {h.note.id: h for h in mem.search("green tea", scope, k=5)}
+        mem.settings.search.cold_weight = 0.5
+        assert hits[never.id].score == pytest.approx(unranked[never.id].score * 0.5)
+        assert hits[read.id].score == pytest.approx(unranked[read.id].score)
+        assert [w.kind for w in hits[never.id].why][-1] == "cold" and "cold" not in [w.kind for w in hits[read.id].why]
+        assert mem.consolidate(scope=scope).demoted == []  # already cold: no second Change
+        undo = mem.revert(change.id, scope)
+        assert undo.kind == "revert" and mem.get(never.id, scope).cold is None
+        assert mem.check().ok
