@@ -140,3 +140,33 @@ def test_a_hard_forget_killed_midway_is_finished_on_reopen(tmp_path: Path) -> No
             mem.get(secret_id)
         assert secret_id not in mem.aio.vectors.ids() and mem.check().ok
     assert _files_with(home, marker) == []
+
+
+class _VerdictJoint:
+    """A joint agent that judges itself (``Decision.verdicts``): every offered note and an invented id are
+    'duplicates' of each new memory."""
+
+    async def decide(self, items: Any, candidates: Any) -> list[Any]:
+        from zettelmem.agents.base import Decision, NoteDraft, TruthVerdict
+        from zettelmem.models import BuiltBy
+
+        me = BuiltBy(kind="offline", agent="stub-judge")
+        return [Decision(draft=NoteDraft(built_by=me), verdicts=[
+            TruthVerdict(target_id=t, verdict="duplicates", rationale="stub says so", agent=me)
+            for t in ["invented-id", *(c.note.id for c in cands)]]) for cands in candidates]
+
+
+def test_an_agents_duplicate_verdicts_pass_the_engine_guards(tmp_path: Path) -> None:
+    from zettelmem.agents.offline import offline_suite
+
+    suite = offline_suite()
+    suite.joint = _VerdictJoint()
+    with Memory(Settings(home=tmp_path / "h", use_llm=False), agents=suite) as mem:
+        tea = mem.add("Ana likes green tea.").note
+        r = mem.add("Marco repairs old motorbikes in Turin.")  # 'a duplicate' of the tea note: refused
+        assert r.note.id != tea.id and "invented-id" in r.dropped  # the id nobody offered: dropped, recorded
+        assert [c.note_id for c in r.rejected] == [tea.id] and "cosine" in r.rejected[0].rationale
+        assert mem.get(tea.id).mentions == 1 and mem.history(tea.id)[-1].kind == "rejected"
+        same = mem.add("Green tea is what Ana likes.")  # close enough and grounded: merged
+        assert same.note.id == tea.id and mem.history(tea.id)[-1].kind == "merge"
+        assert mem.stats()["notes"] == 2
