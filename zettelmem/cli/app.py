@@ -586,6 +586,9 @@ def check(
                       f"repaired {report.repaired}", markup=False)
         for q in moved:
             console.print(f"quarantined {q.kind} {q.key}: {q.reason}", markup=False)
+        if report.broken_topics:
+            console.print(f"topic notes whose members and summarizes links disagree: {', '.join(report.broken_topics)}",
+                          markup=False)
         if report.interrupted_migration:
             console.print(f"an interrupted migrate wrote into this store ({report.interrupted_migration}); "
                           "run the same `zettelmem migrate` again to finish it", markup=False)
