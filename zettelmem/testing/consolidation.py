@@ -41,6 +41,11 @@ ANA = [
 BEN = ["Ben plays chess at the club on Tuesdays.", "Ben won a chess tournament at the club."]
 
 
+def files_with(home: Path, word: str) -> list[str]:
+    """The files under ``home`` holding ``word`` (case-insensitively, as bytes)."""
+    return [str(p) for p in home.rglob("*") if p.is_file() and word.lower().encode() in p.read_bytes().lower()]
+
+
 def _is_topic(note: Note) -> bool:
     return int(note.metadata.get("zm_level", 0)) >= 1
 
@@ -112,9 +117,9 @@ class ConsolidationConformance:
         assert topic_hits and all(h.members == h.note.metadata["members"] for h in topic_hits)
         assert mem.check(scope=scope).ok
 
-    def test_consolidation_hard_forget_of_a_member_rebuilds_its_topic_note(self, consol_mem: Any,
-                                                                           scope: Scope) -> None:
-        mem = consol_mem
+    def test_consolidation_hard_forget_of_a_member_rebuilds_its_topic_note(self, consol_mem: Any, scope: Scope,
+                                                                           tmp_path: Path) -> None:
+        mem, home = consol_mem, tmp_path / "consol-home"
         marker = f"Quorvexalind{uuid.uuid4().hex[:10]}"
         ana = [ANA[0].replace("every morning", f"for {marker} every morning"), *ANA[1:]]
         ids = self._add(mem, scope, ana)
@@ -122,14 +127,21 @@ class ConsolidationConformance:
         mem.consolidate(scope=scope)
         topic = next(t for t in mem.list(scope) if _is_topic(t) and secret in t.metadata["members"])
         assert len(topic.metadata["members"]) == 3 and self.traces(mem, marker) >= 3  # note, topic, its Change
+        before = {n.id: n for n in mem.list(scope) if not _is_topic(n)}
         report = mem.forget(secret, scope, hard=True)
         assert report.topics_rebuilt == [topic.id]
         rebuilt = mem.get(topic.id, scope)
         rest = [i for i in topic.metadata["members"] if i != secret]
         assert rebuilt.metadata["members"] == rest and self._summarized(mem, scope, topic.id) == set(rest)
-        assert all(mem.get(i, scope).content in rebuilt.content for i in rest)
-        assert self.traces(mem, marker) == 0
+        assert all(before[i].content in rebuilt.content for i in rest)  # extractive text of the rest
+        assert rebuilt.version == topic.version + 1 and mem.history(topic.id, scope)[-1].kind == "consolidate"
+        assert self.traces(mem, marker) == 0  # not in the topic note, its keywords, entities or history
+        assert files_with(home, marker) == []
         assert all(secret not in c.model_dump_json() for c in mem.history(topic.id, scope))
+        hits = mem.search("sourdough bread bakery", scope=scope, k=10)
+        assert any(h.note.id == topic.id for h in hits) and all(secret not in h.members for h in hits)
+        assert {n.id: n for n in mem.list(scope) if not _is_topic(n)} == {
+            i: n for i, n in before.items() if i != secret}  # the other notes are untouched
         assert mem.check(scope=scope).ok
 
     def test_consolidation_topic_note_left_with_one_member_is_dissolved(self, consol_mem: Any,
