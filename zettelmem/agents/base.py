@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -75,6 +75,9 @@ class Candidate(BaseModel):
 
     note: Note
     similarity: float
+    #: how it was found: ``vector`` (top-k similar, the chunk's earlier notes, the previous turn) or
+    #: ``text`` (a note of an earlier session sharing names or topic words, by full-text search)
+    via: Literal["vector", "text"] = "vector"
 
 
 class LinkProposal(BaseModel):

@@ -9,12 +9,16 @@ Rules, for each offered candidate (most similar first):
 
 A non-sequential candidate is linked when cosine ≥ ``STRONG``, or cosine ≥ ``WEAK``
 and it shares at least two salient terms (keyword/tag/entity stems) or an entity.
+A candidate of an earlier session found by full-text search (``via="text"``) that
+shares an entity is linked ``same_entity`` from cosine ≥ ``CROSS`` already: the name
+is the evidence, and such notes are rarely among the most similar.
 Weight = clip(cosine + 0.05 per shared term, 0.05, 1); the rationale names the
 evidence. At most ``max_links`` links, strongest first.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from zettelmem.agents.base import Candidate, LinkProposal
@@ -22,11 +26,14 @@ from zettelmem.config import AgentsConfig
 from zettelmem.models import Note, Relation
 from zettelmem.text import terms
 
-__all__ = ["OfflineLinker", "salient_terms"]
+__all__ = ["OfflineLinker", "salient_terms", "shared_names"]
 
 STRONG = 0.55
 WEAK = 0.30
 ELABORATE = 0.75
+CROSS = 0.15
+
+_WORD = re.compile(r"[^\W_]+")
 
 
 def salient_terms(note: Note) -> set[str]:
@@ -46,6 +53,26 @@ def is_session_predecessor(note: Note, other: Note) -> bool:
         and b.turn is not None
         and b.turn == a.turn - 1
     )
+
+
+def shared_names(note: Note, other: Note) -> list[str]:
+    """Names (entities) one note has that the other names too, as an entity or in its text.
+
+    The notes' own speakers are left out: a conversation names its speakers everywhere.
+    """
+    speakers = {s.casefold() for s in (note.provenance.speaker, other.provenance.speaker) if s}
+
+    def names(a: Note, b: Note) -> set[str]:
+        words = {w.casefold() for w in _WORD.findall(b.content)} | {e.casefold() for e in b.entities}
+        return {e for e in a.entities if e.casefold() not in speakers
+                and all(p.casefold() in words for p in _WORD.findall(e))}
+
+    return sorted(names(note, other) | names(other, note))
+
+
+def _session(note: Note) -> str:
+    session = note.provenance.session
+    return f"session {session}" if session is not None else "an earlier note"
 
 
 class OfflineLinker:
@@ -76,8 +103,13 @@ class OfflineLinker:
                 scored.append((2.0, LinkProposal(target_id=other.id, relation=relation,
                                                  weight=max(weight, 0.8), rationale="; ".join(reasons))))
                 continue
-            if not (sim >= STRONG or (sim >= WEAK and (len(shared) >= 2 or shared_entities))):
+            named = shared_names(note, other) if cand.via == "text" else []
+            cross = bool(named) and sim >= CROSS
+            shared_entities = shared_entities or named
+            if not (cross or sim >= STRONG or (sim >= WEAK and (len(shared) >= 2 or shared_entities))):
                 continue
+            if cand.via == "text":
+                reasons.append(f"found by name/topic search in {_session(other)}")
             if shared_entities:
                 relation = Relation.SAME_ENTITY
                 reasons.insert(0, "both mention " + ", ".join(shared_entities[:3]))

@@ -1,0 +1,79 @@
+"""Cross-session links at write time: notes of earlier sessions found by name beyond the vector top-k."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from zettelmem import Memory, Provenance, Relation, Scope, Settings
+from zettelmem.agents.base import Candidate, LinkProposal
+from zettelmem.config import AgentsConfig
+from zettelmem.engine.consolidate import is_topic
+
+SCOPE = Scope(user_id="cross")
+EARLIER = "Ben said Ana signed the lease for a shop downtown last spring."
+FILLER = [  # closer to the later note than the earlier one is, and naming others
+    "Marta is thinking about new recipes for the restaurant on weekends.",
+    "Luis is thinking about new recipes for his cafe on weekends.",
+    "Marta is thinking about new soup recipes for the diner on weekends.",
+    "Luis keeps thinking about new recipes for the food truck on weekends.",
+    "Marta is thinking about new dessert recipes for the cafe on weekends.",
+    "Luis is thinking about new pizza recipes for the restaurant on weekends.",
+]
+LATER = "Ana is thinking about new recipes for the bakery on weekends."
+
+
+def _memory(home: Path, **agents: Any) -> Memory:
+    return Memory(Settings(home=home, use_llm=False, agents=AgentsConfig(candidates=2, evolve=False, **agents)))
+
+
+def _fill(m: Memory) -> str:
+    first = m.add(EARLIER, SCOPE, provenance=Provenance(session="1", speaker="Cleo", turn=0)).note
+    m.add_many([{"content": t, "provenance": Provenance(session=str(2 + i), speaker="Dan", turn=0)}
+                for i, t in enumerate(FILLER)], scope=SCOPE)
+    return first.id
+
+
+def _later(m: Memory) -> Any:
+    return m.add(LATER, SCOPE, provenance=Provenance(session="9", speaker="Dan", turn=0))
+
+
+def test_a_note_links_to_an_earlier_session_that_names_the_same_entity(tmp_path: Path) -> None:
+    with _memory(tmp_path / "off", cross_session=0) as m:  # the vector top-k alone misses it
+        first = _fill(m)
+        assert first not in {lk.target for lk in _later(m).links}
+    with _memory(tmp_path / "on") as m:
+        first = _fill(m)
+        r = _later(m)
+        cross = [lk for lk in r.links if lk.target == first]
+        assert [lk.relation for lk in cross] == [Relation.SAME_ENTITY]
+        assert "Ana" in cross[0].rationale and "session 1" in cross[0].rationale
+
+
+def test_cross_session_candidates_are_bounded_and_skip_the_same_session(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[list[Candidate]] = []
+    from zettelmem.agents.offline.linker import OfflineLinker
+
+    real = OfflineLinker.link
+
+    async def spy(self: OfflineLinker, note: Any, candidates: list[Candidate]) -> list[LinkProposal]:
+        seen.append(list(candidates))
+        return await real(self, note, candidates)
+
+    monkeypatch.setattr(OfflineLinker, "link", spy)
+    with _memory(tmp_path / "h", cross_session=2) as m:
+        foods = ["rye bread", "croissants", "a lemon tart", "bagels", "scones", "a plum cake", "pretzels",
+                 "brioche", "muffins"]
+        m.add_many([{"content": f"On day {i} Ana baked {food} at the bakery.",
+                     "provenance": Provenance(session=str(i % 3), speaker="Cleo", turn=i)}
+                    for i, food in enumerate(foods)], scope=SCOPE)
+        assert m.stats(SCOPE)["notes"] == len(foods)
+        seen.clear()
+        m.add("Ana sold the bread of the bakery.", SCOPE, provenance=Provenance(session="0", speaker="Cleo", turn=9))
+        by_text = [c for c in seen[-1] if c.via == "text"]
+        assert 1 <= len(by_text) <= 2  # the explicit bound
+        assert all(c.note.provenance.session != "0" and not is_topic(c.note) for c in by_text)
+        assert len({c.note.id for c in seen[-1]}) == len(seen[-1])  # no candidate offered twice
