@@ -37,6 +37,8 @@ __all__ = [
     "MemoryInput",
     "NoteBuilder",
     "NoteDraft",
+    "TopicText",
+    "TopicWriter",
     "TruthJudge",
     "TruthVerdict",
 ]
@@ -152,6 +154,22 @@ class JointAgent(Protocol):
     ) -> list[Decision]: ...
 
 
+@dataclass(frozen=True)
+class TopicText:
+    """A topic note's text from a topic writer (``text=None``: keep the extractive text)."""
+
+    text: str | None
+    built_by: BuiltBy | None
+    fallback_reason: str | None = None
+
+
+@runtime_checkable
+class TopicWriter(Protocol):
+    """Writes a topic note's text from its members (consolidation; LLM suites only)."""
+
+    async def write(self, speaker: str, members: Sequence[Note]) -> TopicText: ...
+
+
 @dataclass
 class AgentSuite:
     """The agents one Memory uses. ``joint`` set means one call per batch decides all."""
@@ -170,3 +188,5 @@ class AgentSuite:
     offline: AgentSuite | None = None
     #: closes what the suite holds open (an HTTP client); awaited by ``AsyncMemory.aclose``
     aclose: Callable[[], Awaitable[None]] | None = None
+    #: LLM suites: writes topic notes' text abstractively (None: consolidation's extractive text)
+    topics: TopicWriter | None = None

@@ -14,7 +14,11 @@ topic notes online, in the order they arrive:
 
 Candidates come from bounded vector queries (top ``candidates``), so a pass costs
 the size of the batch, not of the store. A topic note's text is extractive (its
-members' contents, nothing invented); it links ``summarizes`` to every member, lists
+members' contents, nothing invented); with LLM agents, a topic writer
+(:class:`~zettelmem.agents.llm.topic.LLMTopicWriter`) rewrites it abstractively in
+one call per topic note created or grown in the pass, held to the grounding rule
+(:func:`~zettelmem.engine.guards.check_summary`); a failed call or an ungrounded
+text keeps the extractive text and says why (``built_by.fallback_reason``). It links ``summarizes`` to every member, lists
 them in ``metadata["members"]``, and every membership change is a versioned,
 revertible :class:`~zettelmem.models.Change` (``kind="consolidate"``). Members are
 never rewritten. Search returns a topic note like any note, with the members it
@@ -31,7 +35,9 @@ from typing import Any
 
 import numpy as np
 
+from zettelmem.agents.base import TopicWriter
 from zettelmem.engine.evolution import with_change
+from zettelmem.engine.guards import check_summary
 from zettelmem.engine.parts import EngineParts
 from zettelmem.engine.pipeline import text_hash
 from zettelmem.filters import Filter
@@ -65,6 +71,8 @@ class ConsolidationReport:
     extended: list[str] = field(default_factory=list)  # topic notes that gained members
     grouped: int = 0  # notes that joined a topic note in this pass
     changes: list[Change] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)  # topic notes whose text a topic writer (LLM) wrote
+    fallbacks: dict[str, str] = field(default_factory=dict)  # topic note -> why it kept the extractive text
 
 
 def is_topic(note: Note) -> bool:
@@ -238,6 +246,30 @@ class _Pass:
         await self.parts.graph.abatch([PutNotes(tuple(notes)), PutLinks(self.scope, tuple(links)),
                                        PutChanges(self.scope, tuple(changes))])
 
+    async def write_text(self, topic_id: str, writer: TopicWriter) -> None:
+        """One call for the text of a topic note this pass touched; grounded or the extractive text stays."""
+        topic, members = self.topics[topic_id], self.members[topic_id]
+        out = await writer.write(_key(topic), members)
+        text, reason = out.text, out.fallback_reason
+        if text is not None:
+            problem = check_summary(text, [m.content for m in members])
+            if problem is not None:
+                text, reason = None, f"ungrounded: {problem}"
+        if text is None or out.built_by is None:
+            label = CONSOLIDATOR.model_copy(update={"fallback_reason": reason or "no_text"})
+            self.report.fallbacks[topic_id] = label.fallback_reason or ""
+            await self.parts.graph.abatch([PutNotes((topic.model_copy(update={"built_by": label}),))])
+            return
+        change = Change(note_id=topic.id, scope=self.scope, version_before=topic.version,
+                        version_after=topic.version + 1, before={"content": topic.content}, after={"content": text},
+                        rationale=f"consolidation: abstractive text of {len(members)} notes", agent=out.built_by,
+                        kind="consolidate")
+        new = with_change(topic, change).model_copy(update={"built_by": out.built_by})
+        self.topics[new.id] = new
+        await self._write([new], [], [change])
+        self.report.written.append(topic_id)
+        self.report.changes.append(change)
+
     async def place(self, note: Note) -> None:
         vec = self.vecs.get(note.id)
         if vec is None or note.id in self.grouped:
@@ -263,4 +295,8 @@ async def consolidate(parts: EngineParts, scope: Scope, note_ids: Sequence[str])
     await run.vectors_of([n.id for n in notes])
     for note in notes:
         await run.place(note)
+    writer = parts.agents.topics
+    if writer is not None:  # LLM agents: one call per topic note created or grown in this pass
+        for topic_id in dict.fromkeys(run.report.created + run.report.extended):
+            await run.write_text(topic_id, writer)
     return run.report

@@ -10,8 +10,9 @@ this module keeps the three in step afterwards.
   erasure never waits on a model), one versioned ``consolidate`` Change that names
   no erased text or id, and every earlier Change of the topic note scrubbed the way
   :mod:`~zettelmem.engine.forget` scrubs quoting diffs -- text quoting an erased member
-  becomes ``[erased]``, erased ids leave member lists, labels only erased members had
-  leave keyword and entity lists. A topic note left with fewer than two members is
+  becomes ``[erased]`` (every past text of the topic note does: an abstractive text
+  may paraphrase rather than quote), erased ids leave member lists, labels only
+  erased members had leave keyword and entity lists. A topic note left with fewer than two members is
   **dissolved** (deleted with its links and history): a one-member topic note is only
   a copy of that member, its whole history quotes the erased one, and deleting it
   frees the remaining member to join a topic note in a later pass (a closed topic
@@ -62,8 +63,14 @@ def _labels(notes: Sequence[Note]) -> set[str]:
 
 
 def _scrub_fields(fields: dict[str, Any], ids: set[str], labels: set[str]) -> dict[str, Any]:
-    """Drop erased ids from member lists and erased-only labels from keyword and entity lists."""
+    """Erase the text, drop erased ids from member lists and erased-only labels from keyword and entity lists.
+
+    Every past text of the topic note goes: it is derived from the members, and an
+    abstractive (LLM) text may paraphrase the erased one rather than quote it.
+    """
     out = dict(fields)
+    if "content" in out:
+        out["content"] = ERASED
     meta = out.get("metadata")
     if isinstance(meta, dict) and isinstance(meta.get("members"), list):
         out["metadata"] = {**meta, "members": [m for m in meta["members"] if m not in ids and m != ERASED]}
