@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ from zettelmem import Memory, Provenance, Relation, Scope, Settings
 from zettelmem.agents.base import Candidate, LinkProposal
 from zettelmem.config import AgentsConfig
 from zettelmem.engine.consolidate import is_topic
+from zettelmem.testing import purge_neo4j
 
 SCOPE = Scope(user_id="cross")
 EARLIER = "Ben said Ana signed the lease for a shop downtown last spring."
@@ -25,28 +28,46 @@ FILLER = [  # closer to the later note than the earlier one is, and naming other
 LATER = "Ana is thinking about new recipes for the bakery on weekends."
 
 
-def _memory(home: Path, **agents: Any) -> Memory:
-    return Memory(Settings(home=home, use_llm=False, agents=AgentsConfig(candidates=2, evolve=False, **agents)))
+@pytest.fixture(params=["networkx", pytest.param("neo4j", marks=pytest.mark.neo4j)])
+def backend(request: pytest.FixtureRequest) -> Iterator[tuple[dict[str, Any], Scope]]:
+    """Settings fields of the graph backend and a scope (on Neo4j its own, purged after)."""
+    if request.param == "networkx":
+        yield {}, SCOPE
+        return
+    tag = uuid.uuid4().hex[:10]
+    store = request.getfixturevalue("neo4j_store")
+    scope = Scope(user_id=f"zmt-{tag}-cross")
+    try:
+        yield {"graph": request.getfixturevalue("neo4j_config")}, scope
+    finally:
+        purge_neo4j(store, [scope], tag)
 
 
-def _fill(m: Memory) -> str:
-    first = m.add(EARLIER, SCOPE, provenance=Provenance(session="1", speaker="Cleo", turn=0)).note
+def _memory(home: Path, graph: dict[str, Any] | None = None, **agents: Any) -> Memory:
+    return Memory(Settings(home=home, use_llm=False, agents=AgentsConfig(candidates=2, evolve=False, **agents),
+                           **(graph or {})))
+
+
+def _fill(m: Memory, scope: Scope = SCOPE) -> str:
+    first = m.add(EARLIER, scope, provenance=Provenance(session="1", speaker="Cleo", turn=0)).note
     m.add_many([{"content": t, "provenance": Provenance(session=str(2 + i), speaker="Dan", turn=0)}
-                for i, t in enumerate(FILLER)], scope=SCOPE)
+                for i, t in enumerate(FILLER)], scope=scope)
     return first.id
 
 
-def _later(m: Memory) -> Any:
-    return m.add(LATER, SCOPE, provenance=Provenance(session="9", speaker="Dan", turn=0))
+def _later(m: Memory, scope: Scope = SCOPE) -> Any:
+    return m.add(LATER, scope, provenance=Provenance(session="9", speaker="Dan", turn=0))
 
 
-def test_a_note_links_to_an_earlier_session_that_names_the_same_entity(tmp_path: Path) -> None:
+def test_a_note_links_to_an_earlier_session_that_names_the_same_entity(
+        tmp_path: Path, backend: tuple[dict[str, Any], Scope]) -> None:
+    graph, scope = backend
     with _memory(tmp_path / "off", cross_session=0) as m:  # the vector top-k alone misses it
         first = _fill(m)
         assert first not in {lk.target for lk in _later(m).links}
-    with _memory(tmp_path / "on") as m:
-        first = _fill(m)
-        r = _later(m)
+    with _memory(tmp_path / "on", graph) as m:
+        first = _fill(m, scope)
+        r = _later(m, scope)
         cross = [lk for lk in r.links if lk.target == first]
         assert [lk.relation for lk in cross] == [Relation.SAME_ENTITY]
         assert "Ana" in cross[0].rationale and "session 1" in cross[0].rationale
