@@ -13,6 +13,7 @@ import pytest
 from zettelmem import Memory, Provenance, Relation, Scope, Settings
 from zettelmem.config import ConsolidationConfig, HashingEmbeddingConfig
 from zettelmem.engine.consolidate import TOPIC_TAG, is_topic, topic_key_tag
+from zettelmem.errors import InvalidInput, NoteNotFound
 from zettelmem.testing import purge_neo4j
 
 ANA = [
@@ -102,3 +103,16 @@ def test_check_reports_a_topic_note_whose_links_and_members_disagree(mem: tuple[
     m.unlink(topic.id, topic.metadata["members"][0], scope, relation="summarizes")
     report = m.check(scope=scope)
     assert report.broken_topics == [topic.id] and not report.ok
+
+
+def test_consolidate_refuses_unknown_ids_and_writes_nothing(mem: tuple[Memory, Scope]) -> None:
+    m, scope = mem
+    ids = _add(m, scope)
+    before = m.stats(scope)
+    with pytest.raises(NoteNotFound):
+        m.consolidate([ids[ANA[0]], ids[ANA[1]], "no-such-note"], scope=scope)
+    with pytest.raises(NoteNotFound):  # an id of another scope is unknown here
+        m.consolidate([ids[ANA[0]], ids[ANA[1]]], scope=Scope(user_id=scope.user_id + "x"))
+    with pytest.raises(InvalidInput):
+        m.consolidate(42, scope=scope)  # type: ignore[arg-type]
+    assert m.stats(scope)["notes"] == before["notes"] and not [n for n in m.list(scope) if is_topic(n)]

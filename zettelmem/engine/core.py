@@ -368,6 +368,11 @@ class AsyncMemory:
         scope = self._scope(check.scope(scope))
         note_ids = None if note_ids is None else check.note_ids(note_ids)
         async with self._write_lock:
+            if note_ids is not None:
+                found = await self.graph.aget_notes(scope, list(note_ids))
+                missing = [i for i, n in zip(note_ids, found, strict=True) if n is None]
+                if missing:
+                    raise NoteNotFound(f"no note {missing[0]!r} in scope {scope} (nothing was consolidated)")
             return await consolidate(self.parts, scope, list(note_ids) if note_ids is not None
                                      else await self._all_ids(scope))
 
