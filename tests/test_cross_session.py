@@ -98,3 +98,27 @@ def test_cross_session_candidates_are_bounded_and_skip_the_same_session(tmp_path
         assert 1 <= len(by_text) <= 2  # the explicit bound
         assert all(c.note.provenance.session != "0" and not is_topic(c.note) for c in by_text)
         assert len({c.note.id for c in seen[-1]}) == len(seen[-1])  # no candidate offered twice
+
+
+def test_named_links_have_their_own_budget_and_never_name_a_speaker() -> None:
+    from zettelmem.agents.offline.linker import OfflineLinker
+    from zettelmem.models import Note
+
+    def n(text: str, speaker: str, session: str, entities: list[str]) -> Note:
+        return Note(content=text, scope=SCOPE, entities=entities,
+                    provenance=Provenance(speaker=speaker, session=session, turn=0))
+
+    new = n("Mel, did Ana open the bakery yet?", "Caroline", "9", ["Mel", "Ana"])
+    close = n("Mel, did you open the bakery yet?", "Caroline", "8", ["Mel"])
+    ana = n("Ana signed the lease for a shop.", "Melanie", "1", ["Ana"])
+    mel = n("Thanks Mel, see you at the shop.", "Caroline", "2", ["Mel"])
+    linker = OfflineLinker(AgentsConfig(max_links=1, cross_session=1))
+    links = linker.link_sync(new, [Candidate(note=close, similarity=0.9),
+                                   Candidate(note=ana, similarity=0.2, via="text"),
+                                   Candidate(note=mel, similarity=0.2, via="text")])
+    # one link over max_links, for the name; "Mel" is Melanie's short form, a speaker: no link for it
+    assert [lk.target_id for lk in links] == [close.id, ana.id] and links[1].relation == Relation.SAME_ENTITY
+    assert "both mention Ana" in links[1].rationale and "session 1" in links[1].rationale
+    off = OfflineLinker(AgentsConfig(max_links=1, cross_session=0)).link_sync(
+        new, [Candidate(note=close, similarity=0.9), Candidate(note=ana, similarity=0.2, via="text")])
+    assert [lk.target_id for lk in off] == [close.id]
