@@ -122,3 +122,30 @@ def test_named_links_have_their_own_budget_and_never_name_a_speaker() -> None:
     off = OfflineLinker(AgentsConfig(max_links=1, cross_session=0)).link_sync(
         new, [Candidate(note=close, similarity=0.9), Candidate(note=ana, similarity=0.2, via="text")])
     assert [lk.target_id for lk in off] == [close.id]
+
+
+def test_the_llm_joint_call_is_shown_the_earlier_session_too(tmp_path: Path) -> None:
+    import json
+
+    from zettelmem.agents.llm import llm_suite
+    from zettelmem.agents.offline import offline_suite
+    from zettelmem.llm import LLMSettings, ScriptedLLM
+
+    def reply(messages: Any, schema: Any, task: str) -> dict[str, Any]:
+        block = messages[1][1].split('<data name="memories">\n')[1].split("\n</data>")[0]
+        return {"notes": [{"memory": m["id"], "keywords": ["recipes"], "tags": ["food"], "context": "",
+                           "memory_type": "episodic", "links": []} for m in json.loads(block)]}
+
+    shown = {}
+    for cross in (0, 3):
+        home = tmp_path / f"h{cross}"
+        with _memory(home) as m:
+            _fill(m)
+        settings = Settings(home=home, use_llm=False,
+                            agents=AgentsConfig(candidates=2, evolve=False, cross_session=cross))
+        llm = ScriptedLLM(default=reply)
+        with Memory(settings, agents=llm_suite(LLMSettings(), settings.agents, offline_suite(settings.agents),
+                                               llm)) as m:
+            _later(m)
+        shown[cross] = EARLIER in llm.calls[-1].messages[1][1]
+    assert shown == {0: False, 3: True}
