@@ -373,6 +373,7 @@ def consolidate(
         report = mem.consolidate(ids, st.scope)
     if st.json or as_json:
         print_json({"created": report.created, "extended": report.extended, "grouped": report.grouped,
+                    "written": report.written, "fallbacks": report.fallbacks,
                     "changes": [c.model_dump(mode="json") for c in report.changes]})
         return
     console.print(f"{len(report.created)} topic notes created, {len(report.extended)} extended; "
