@@ -66,8 +66,10 @@ from bench.locomo_data import (  # noqa: E402
 )
 
 BASELINES = ("bm25", "dense", "hybrid")
-#: zettelmem and its ablations: no topic notes (consolidation off), no links at all
-VARIANTS = ("zettelmem", "zettelmem-noconsol", "zettelmem-nolinks", "zettelmem-nocross")
+#: zettelmem and its ablations: no topic notes (consolidation off), no links at all, no truth maintenance
+#: (``zettelmem`` with ``AgentsConfig(truth=False)``: no supersession, no merged repeats), no cross-session
+#: candidates at write time (``AgentsConfig(cross_session=0)``)
+VARIANTS = ("zettelmem", "zettelmem-noconsol", "zettelmem-nolinks", "zettelmem-notruth", "zettelmem-nocross")
 ALL_SYSTEMS = (*BASELINES, *VARIANTS)
 KMAX = max(KS)
 RRF_K = 60
@@ -247,6 +249,8 @@ def _variant_settings(variant: str, home: str) -> Any:
         return Settings(home=home)
     if variant == "zettelmem-nolinks":
         return Settings(home=home, agents=AgentsConfig(max_links=0))
+    if variant == "zettelmem-notruth":
+        return Settings(home=home, consolidation=ConsolidationConfig(enabled=True), agents=AgentsConfig(truth=False))
     if variant == "zettelmem-nocross":  # no full-text candidates from earlier sessions at write time
         return Settings(home=home, consolidation=ConsolidationConfig(enabled=True),
                         agents=AgentsConfig(cross_session=0))

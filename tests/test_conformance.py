@@ -1,4 +1,8 @@
-"""The GraphStore conformance suite against every backend: NetworkX (the reference) and Neo4j."""
+"""The conformance suite against every backend: NetworkX (the reference), NetworkX reopened and Neo4j.
+
+The suite includes the engine-level tests of :class:`zettelmem.testing.TruthConformance`
+(truth maintenance and forgetting through ``Memory``) on each backend.
+"""
 
 from __future__ import annotations
 

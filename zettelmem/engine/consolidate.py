@@ -23,6 +23,9 @@ them in ``metadata["members"]``, and every membership change is a versioned,
 revertible :class:`~zettelmem.models.Change` (``kind="consolidate"``). Members are
 never rewritten. Search returns a topic note like any note, with the members it
 covers (:attr:`~zettelmem.engine.results.SearchHit.members`).
+
+A pass also demotes cold notes among those it is given when
+``ConsolidationConfig.demote_cold`` is on (:mod:`zettelmem.engine.heat`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import numpy as np
 from zettelmem.agents.base import TopicWriter
 from zettelmem.engine.evolution import with_change
 from zettelmem.engine.guards import check_summary
+from zettelmem.engine.heat import demote_cold
 from zettelmem.engine.parts import EngineParts
 from zettelmem.engine.pipeline import text_hash
 from zettelmem.filters import Filter
@@ -73,6 +77,7 @@ class ConsolidationReport:
     changes: list[Change] = field(default_factory=list)
     written: list[str] = field(default_factory=list)  # topic notes whose text a topic writer (LLM) wrote
     fallbacks: dict[str, str] = field(default_factory=dict)  # topic note -> why it kept the extractive text
+    demoted: list[str] = field(default_factory=list)  # notes demoted as cold (engine/heat.py; off by default)
 
 
 def is_topic(note: Note) -> bool:
@@ -299,4 +304,5 @@ async def consolidate(parts: EngineParts, scope: Scope, note_ids: Sequence[str])
     if writer is not None:  # LLM agents: one call per topic note created or grown in this pass
         for topic_id in dict.fromkeys(run.report.created + run.report.extended):
             await run.write_text(topic_id, writer)
+    run.report.demoted = [c.note_id for c in await demote_cold(parts, scope, note_ids)]  # off unless configured
     return run.report

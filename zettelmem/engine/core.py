@@ -288,7 +288,7 @@ class AsyncMemory:
             if change.kind == "rejected":
                 raise InvalidInput(f"change {change_id} was rejected, there is nothing to revert")
             note = await self.get(change.note_id, scope)
-            if change.kind in TRUTH_KINDS:  # supersede, mention, merge, forget
+            if change.kind in TRUTH_KINDS:  # supersede, mention, merge, forget, demote
                 return await revert_truth(self.parts, change, note)
             if is_topic(note) and "metadata" in change.before:  # members and summarizes links move together
                 return await revert_membership(self.parts, change, note)
@@ -363,7 +363,8 @@ class AsyncMemory:
         """Gather notes into topic notes (default: every note of the scope not yet in one).
 
         See :mod:`zettelmem.engine.consolidate`. Idempotent: a note already in a topic
-        note is left where it is; members are never rewritten.
+        note is left where it is; members are never rewritten. With
+        ``consolidation.demote_cold`` on, cold notes are demoted (:mod:`zettelmem.engine.heat`).
         """
         scope = self._scope(check.scope(scope))
         note_ids = None if note_ids is None else check.note_ids(note_ids)
@@ -373,6 +374,7 @@ class AsyncMemory:
                 missing = [i for i, n in zip(note_ids, found, strict=True) if n is None]
                 if missing:
                     raise NoteNotFound(f"no note {missing[0]!r} in scope {scope} (nothing was consolidated)")
+            await self.access.flush(self.graph)  # cold-note demotion reads the access counts
             return await consolidate(self.parts, scope, list(note_ids) if note_ids is not None
                                      else await self._all_ids(scope))
 

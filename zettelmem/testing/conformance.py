@@ -15,9 +15,11 @@ what the contract cannot (meta keys, stray changes). The reference semantics are
 :mod:`zettelmem.filters`' ``predicate``; ``test_filter_compilers_agree`` checks
 the backend and ``chroma_where`` (on an in-memory Chroma) against it.
 
-Consolidation into topic notes runs through ``Memory`` over the backend too,
-inherited from :class:`~zettelmem.testing.consolidation.ConsolidationConformance`:
-a backend other than the embedded NetworkX store overrides its ``open_memory``
+The suite also drives the engine over the backend through ``Memory`` (truth
+maintenance, duplicates, forgetting, cold-note demotion), inherited from
+:class:`~zettelmem.testing.truth.TruthConformance`, and consolidation into topic
+notes, inherited from :class:`~zettelmem.testing.consolidation.ConsolidationConformance`:
+a backend other than the embedded NetworkX store overrides their ``open_memory``
 (and may override ``traces``).
 """
 
@@ -49,6 +51,7 @@ from zettelmem.stores.base import (
     PutNotes,
 )
 from zettelmem.testing.consolidation import ConsolidationConformance
+from zettelmem.testing.truth import TruthConformance
 from zettelmem.vectors.base import vector_metadata
 
 __all__ = ["T0", "GraphStoreConformance", "drop_chroma_collection", "make_note", "purge_neo4j"]
@@ -131,7 +134,7 @@ _filters = st.builds(
 )
 
 
-class GraphStoreConformance(ConsolidationConformance):
+class GraphStoreConformance(TruthConformance, ConsolidationConformance):
     """The behaviour every GraphStore must share with the NetworkX reference (and the engine over it)."""
 
     #: True when the store holds only what the current test wrote (exact global counts).

@@ -8,7 +8,8 @@ members, members never rewritten, and a member's hard forget rebuilding (or
 dissolving) its topic note without leaving its text anywhere.
 
 A backend's test class provides, besides its ``store`` fixture, the same two hooks
-as the truth part of the suite (:mod:`zettelmem.testing.truth`):
+as the truth part of the suite (:class:`~zettelmem.testing.truth.TruthConformance`;
+the defaults here are the same, so either part can be used alone):
 
 * ``open_memory(home, request, **fields)`` -- a ``Memory`` over that backend (the
   default opens an embedded NetworkX store in ``home``);
@@ -29,6 +30,7 @@ import pytest
 
 from zettelmem.errors import NoteNotFound
 from zettelmem.models import Note, Provenance, Relation, Scope
+from zettelmem.testing.truth import files_with
 
 __all__ = ["ConsolidationConformance"]
 
@@ -39,11 +41,6 @@ ANA = [
     "Ana bakes rye bread with her sourdough starter.",
 ]
 BEN = ["Ben plays chess at the club on Tuesdays.", "Ben won a chess tournament at the club."]
-
-
-def files_with(home: Path, word: str) -> list[str]:
-    """The files under ``home`` holding ``word`` (case-insensitively, as bytes)."""
-    return [str(p) for p in home.rglob("*") if p.is_file() and word.lower().encode() in p.read_bytes().lower()]
 
 
 def _is_topic(note: Note) -> bool:
