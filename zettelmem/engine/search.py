@@ -27,6 +27,7 @@ from zettelmem.engine.parts import EngineParts
 from zettelmem.engine.results import Reason, SearchHit
 from zettelmem.filters import Filter, predicate
 from zettelmem.models import Note, Relation, Scope
+from zettelmem.stores.base import SearchText
 
 __all__ = ["RELATION_FACTOR", "hybrid_search"]
 
@@ -53,10 +54,11 @@ async def hybrid_search(
 
     qvec = (await parts.embed([query]))[0]
     lex_k = max(cfg.lexical_k, k)
-    dense, lexical, thread = await asyncio.gather(
+    texts = [SearchText(scope, query, lex_k, "note", where),  # both lists in one store batch:
+             SearchText(scope, query, lex_k if cfg.thread_weight else 0, "thread", where)]  # one Neo4j transaction
+    dense, (lexical, thread) = await asyncio.gather(
         asyncio.to_thread(parts.vectors.query, qvec, scope, max(cfg.dense_k, k), where),
-        parts.graph.asearch_text(scope, query, lex_k, "note", where),
-        parts.graph.asearch_text(scope, query, lex_k if cfg.thread_weight else 0, "thread", where),
+        parts.graph.abatch(texts),
     )
     ids = list(dict.fromkeys([h.id for h in dense] + [i for i, _ in lexical] + [i for i, _ in thread]))
     notes: dict[str, Note] = {
