@@ -67,8 +67,9 @@ from bench.locomo_data import (  # noqa: E402
 
 BASELINES = ("bm25", "dense", "hybrid")
 #: zettelmem and its ablations: no topic notes (consolidation off), no links at all, no truth maintenance
-#: (``zettelmem`` with ``AgentsConfig(truth=False)``: no supersession, no merged repeats)
-VARIANTS = ("zettelmem", "zettelmem-noconsol", "zettelmem-nolinks", "zettelmem-notruth")
+#: (``zettelmem`` with ``AgentsConfig(truth=False)``: no supersession, no merged repeats), no cross-session
+#: candidates at write time (``AgentsConfig(cross_session=0)``)
+VARIANTS = ("zettelmem", "zettelmem-noconsol", "zettelmem-nolinks", "zettelmem-notruth", "zettelmem-nocross")
 ALL_SYSTEMS = (*BASELINES, *VARIANTS)
 KMAX = max(KS)
 RRF_K = 60
@@ -250,6 +251,9 @@ def _variant_settings(variant: str, home: str) -> Any:
         return Settings(home=home, agents=AgentsConfig(max_links=0))
     if variant == "zettelmem-notruth":
         return Settings(home=home, consolidation=ConsolidationConfig(enabled=True), agents=AgentsConfig(truth=False))
+    if variant == "zettelmem-nocross":  # no full-text candidates from earlier sessions at write time
+        return Settings(home=home, consolidation=ConsolidationConfig(enabled=True),
+                        agents=AgentsConfig(cross_session=0))
     raise ValueError(variant)
 
 
@@ -301,6 +305,7 @@ def run_zettelmem(
             mem.close()
     _add_time(timing, variant, t1 - t0, t2 - t1, len(questions))
     timing[variant]["notes"] = timing[variant].get("notes", 0) + int(stats.get("notes", 0))
+    timing[variant]["links"] = timing[variant].get("links", 0) + int(stats.get("links", 0))
     timing[variant]["memories"] = timing[variant].get("memories", 0) + len(conv.turns)
     return out
 

@@ -1,4 +1,5 @@
-"""Consolidation into topic notes: grouping, links, versions, revert, search, on NetworkX and Neo4j."""
+"""Consolidation into topic notes on NetworkX and Neo4j (more in the conformance suite,
+:mod:`zettelmem.testing.consolidation`): grouping, delete of a member, the topic check."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from zettelmem import Memory, Provenance, Relation, Scope, Settings
 from zettelmem.config import ConsolidationConfig, HashingEmbeddingConfig
 from zettelmem.engine.consolidate import TOPIC_TAG, is_topic, topic_key_tag
+from zettelmem.errors import InvalidInput, NoteNotFound
 from zettelmem.testing import purge_neo4j
 
 ANA = [
@@ -26,9 +28,13 @@ BEN = [
 ]
 
 
+@pytest.fixture
+def tag() -> str:
+    return uuid.uuid4().hex[:10]
+
+
 @pytest.fixture(params=["networkx", pytest.param("neo4j", marks=pytest.mark.neo4j)])
-def mem(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Memory, Scope]]:
-    tag = uuid.uuid4().hex[:10]
+def mem(request: pytest.FixtureRequest, tmp_path: Path, tag: str) -> Iterator[tuple[Memory, Scope]]:
     scope = Scope(user_id=f"zmt-{tag}-consol")
     extra: dict[str, Any] = {}
     if request.param == "neo4j":
@@ -42,8 +48,8 @@ def mem(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Memory
         purge_neo4j(store, [scope], tag)
 
 
-def _add(m: Memory, scope: Scope) -> dict[str, str]:
-    items = [dict(content=t, provenance=Provenance(speaker="Ana", session=str(i))) for i, t in enumerate(ANA)]
+def _add(m: Memory, scope: Scope, ana: list[str] = ANA) -> dict[str, str]:
+    items = [dict(content=t, provenance=Provenance(speaker="Ana", session=str(i))) for i, t in enumerate(ana)]
     items += [dict(content=t, provenance=Provenance(speaker="Ben", session=str(i))) for i, t in enumerate(BEN)]
     return {r.note.content: r.note.id for r in m.add_many(items, scope=scope)}
 
@@ -75,33 +81,38 @@ def test_topic_notes_gather_a_speakers_notes(mem: tuple[Memory, Scope]) -> None:
     assert again.created == [] and again.grouped == 0
 
 
-def test_joining_is_a_versioned_revertible_change_and_search_carries_members(mem: tuple[Memory, Scope]) -> None:
+def test_delete_of_a_member_rebuilds_its_topic_note(mem: tuple[Memory, Scope]) -> None:
     m, scope = mem
-    _add(m, scope)
-    report = m.consolidate(scope=scope)
-    assert report.changes  # a topic note grew past its first two members
-    change = report.changes[0]
-    assert change.kind == "consolidate" and "content" in change.after and "metadata" in change.after
-    topic = m.get(change.note_id, scope)
-    assert topic.version == change.version_after
-    grown = len(topic.metadata["members"])
-    undo = m.revert(change.id, scope)
-    reverted = m.get(change.note_id, scope)
-    assert undo.reverts == change.id
-    assert len(reverted.metadata["members"]) == grown - 1 and reverted.content == change.before["content"]
-    hits = m.search("sourdough bread bakery", scope=scope, k=10)
-    topic_hits = [h for h in hits if is_topic(h.note)]
-    assert topic_hits and all(h.members == h.note.metadata["members"] for h in topic_hits)
-    assert all(h.members == [] for h in hits if not is_topic(h.note))
+    ids = _add(m, scope)
+    m.consolidate(scope=scope)
+    topic = next(t for t in m.list(scope) if is_topic(t) and len(t.metadata["members"]) == 3)
+    gone = topic.metadata["members"][1]
+    assert m.delete(gone, scope) == 1
+    rebuilt = m.get(topic.id, scope)
+    assert gone not in rebuilt.metadata["members"] and len(rebuilt.metadata["members"]) == 2
+    assert next(t for t, i in ids.items() if i == gone) not in rebuilt.content
     assert m.check(scope=scope).ok
 
 
-def test_consolidation_after_each_batch_when_enabled(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path, embedding=HashingEmbeddingConfig(), use_llm=False,
-                        consolidation=ConsolidationConfig(enabled=True, join_threshold=0.2))
-    scope = Scope(user_id="batches")
-    with Memory(settings) as m:
-        for i, text in enumerate(ANA):
-            m.add(text, scope=scope, provenance=Provenance(speaker="Ana", session=str(i)))
-        topics = [n for n in m.list(scope) if is_topic(n)]
-        assert len(topics) == 1 and len(topics[0].metadata["members"]) == len(ANA)
+def test_check_reports_a_topic_note_whose_links_and_members_disagree(mem: tuple[Memory, Scope]) -> None:
+    m, scope = mem
+    _add(m, scope)
+    m.consolidate(scope=scope)
+    topic = next(t for t in m.list(scope) if is_topic(t))
+    assert m.check(scope=scope).broken_topics == []
+    m.unlink(topic.id, topic.metadata["members"][0], scope, relation="summarizes")
+    report = m.check(scope=scope)
+    assert report.broken_topics == [topic.id] and not report.ok
+
+
+def test_consolidate_refuses_unknown_ids_and_writes_nothing(mem: tuple[Memory, Scope]) -> None:
+    m, scope = mem
+    ids = _add(m, scope)
+    before = m.stats(scope)
+    with pytest.raises(NoteNotFound):
+        m.consolidate([ids[ANA[0]], ids[ANA[1]], "no-such-note"], scope=scope)
+    with pytest.raises(NoteNotFound):  # an id of another scope is unknown here
+        m.consolidate([ids[ANA[0]], ids[ANA[1]]], scope=Scope(user_id=scope.user_id + "x"))
+    with pytest.raises(InvalidInput):
+        m.consolidate(42, scope=scope)  # type: ignore[arg-type]
+    assert m.stats(scope)["notes"] == before["notes"] and not [n for n in m.list(scope) if is_topic(n)]

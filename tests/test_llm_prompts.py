@@ -152,6 +152,16 @@ def test_golden_evolve() -> None:
     _check("evolve_v1", render_evolve(ctx))
 
 
+def test_golden_topic() -> None:
+    from zettelmem.agents.llm.topic import TopicContext, TopicHead, render_topic
+
+    ctx = TopicContext(
+        topic=TopicHead(speaker="Melanie"),
+        members=[note_view("n1", ANNA, max_chars=600), note_view("n2", TRIP, max_chars=40)],
+    )
+    _check("topic_v1", render_topic(ctx))
+
+
 # -- the contract of the prompt files ---------------------------------------------------
 
 
@@ -166,6 +176,7 @@ def test_prompt_files_parse_and_guard_data(task: str) -> None:
     assert placeholders <= {
         *("max_links", "max_keywords", "max_tags", "evolve_off"),
         *("memories", "notes", "note", "candidates", "trigger", "linked"),
+        *("topic", "members", "max_chars"),
     }
 
 

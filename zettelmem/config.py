@@ -142,6 +142,9 @@ class AgentsConfig(StrictModel):
 
     batch_size: int = Field(default=64, ge=1)  # memories per ingest chunk: one embedding call, one commit
     candidates: int = Field(default=8, ge=0, le=50)  # vector top-k offered to the linker
+    # extra candidates per new memory: notes of earlier sessions sharing its names or topic words,
+    # found by the store's full-text search beyond the vector top-k (engine/pipeline.py)
+    cross_session: int = Field(default=3, ge=0, le=20)
     max_links: int = Field(default=5, ge=0, le=50)
     evolve: bool = True
     max_keywords: int = 8

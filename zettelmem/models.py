@@ -200,10 +200,10 @@ class Note(BaseModel):
         """The attributes an evolution pass may rewrite, as plain values.
 
         A higher-level note made by consolidation (``metadata["zm_level"] >= 1``) is a
-        digest of its members: its content and member list are rewritten too, as
-        versioned changes, when its members change.
+        digest of its members: its content, entities and member list are rewritten too,
+        as versioned changes, when its members change.
         """
-        names = EVOLVABLE_FIELDS + (("content", "metadata") if int(self.metadata.get("zm_level", 0)) >= 1 else ())
+        names = EVOLVABLE_FIELDS + (("content", "entities", "metadata") if int(self.metadata.get("zm_level", 0)) >= 1 else ())
         dumped = self.model_dump(mode="json")
         return {f: dumped[f] for f in names}
 

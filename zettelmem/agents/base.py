@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,6 +38,8 @@ __all__ = [
     "MemoryInput",
     "NoteBuilder",
     "NoteDraft",
+    "TopicText",
+    "TopicWriter",
     "TruthJudge",
     "TruthVerdict",
 ]
@@ -76,6 +78,9 @@ class Candidate(BaseModel):
 
     note: Note
     similarity: float
+    #: how it was found: ``vector`` (top-k similar, the chunk's earlier notes, the previous turn) or
+    #: ``text`` (a note of an earlier session sharing names or topic words, by full-text search)
+    via: Literal["vector", "text"] = "vector"
 
 
 class LinkProposal(BaseModel):
@@ -164,6 +169,22 @@ class JointAgent(Protocol):
     ) -> list[Decision]: ...
 
 
+@dataclass(frozen=True)
+class TopicText:
+    """A topic note's text from a topic writer (``text=None``: keep the extractive text)."""
+
+    text: str | None
+    built_by: BuiltBy | None
+    fallback_reason: str | None = None
+
+
+@runtime_checkable
+class TopicWriter(Protocol):
+    """Writes a topic note's text from its members (consolidation; LLM suites only)."""
+
+    async def write(self, speaker: str, members: Sequence[Note]) -> TopicText: ...
+
+
 @dataclass
 class AgentSuite:
     """The agents one Memory uses. ``joint`` set means one call per batch decides all."""
@@ -182,3 +203,5 @@ class AgentSuite:
     offline: AgentSuite | None = None
     #: closes what the suite holds open (an HTTP client); awaited by ``AsyncMemory.aclose``
     aclose: Callable[[], Awaitable[None]] | None = None
+    #: LLM suites: writes topic notes' text abstractively (None: consolidation's extractive text)
+    topics: TopicWriter | None = None

@@ -373,6 +373,7 @@ def consolidate(
         report = mem.consolidate(ids, st.scope)
     if st.json or as_json:
         print_json({"created": report.created, "extended": report.extended, "grouped": report.grouped,
+                    "written": report.written, "fallbacks": report.fallbacks,
                     "changes": [c.model_dump(mode="json") for c in report.changes], "demoted": report.demoted})
         return
     cold = f"; {len(report.demoted)} cold notes demoted" if report.demoted else ""
@@ -587,6 +588,9 @@ def check(
                       f"repaired {report.repaired}", markup=False)
         for q in moved:
             console.print(f"quarantined {q.kind} {q.key}: {q.reason}", markup=False)
+        if report.broken_topics:
+            console.print(f"topic notes whose members and summarizes links disagree: {', '.join(report.broken_topics)}",
+                          markup=False)
         if report.interrupted_migration:
             console.print(f"an interrupted migrate wrote into this store ({report.interrupted_migration}); "
                           "run the same `zettelmem migrate` again to finish it", markup=False)

@@ -14,7 +14,11 @@ topic notes online, in the order they arrive:
 
 Candidates come from bounded vector queries (top ``candidates``), so a pass costs
 the size of the batch, not of the store. A topic note's text is extractive (its
-members' contents, nothing invented); it links ``summarizes`` to every member, lists
+members' contents, nothing invented); with LLM agents, a topic writer
+(:class:`~zettelmem.agents.llm.topic.LLMTopicWriter`) rewrites it abstractively in
+one call per topic note created or grown in the pass, held to the grounding rule
+(:func:`~zettelmem.engine.guards.check_summary`); a failed call or an ungrounded
+text keeps the extractive text and says why (``built_by.fallback_reason``). It links ``summarizes`` to every member, lists
 them in ``metadata["members"]``, and every membership change is a versioned,
 revertible :class:`~zettelmem.models.Change` (``kind="consolidate"``). Members are
 never rewritten. Search returns a topic note like any note, with the members it
@@ -30,10 +34,13 @@ import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from zettelmem.agents.base import TopicWriter
 from zettelmem.engine.evolution import with_change
+from zettelmem.engine.guards import check_summary
 from zettelmem.engine.heat import demote_cold
 from zettelmem.engine.parts import EngineParts
 from zettelmem.engine.pipeline import text_hash
@@ -42,11 +49,22 @@ from zettelmem.models import BuiltBy, Change, Link, MemoryType, Note, Provenance
 from zettelmem.stores.base import PutChanges, PutLinks, PutNotes
 from zettelmem.vectors.base import vector_metadata
 
-__all__ = ["CONSOLIDATOR", "TOPIC_TAG", "ConsolidationReport", "consolidate", "is_topic", "topic_key_tag"]
+__all__ = [
+    "CONSOLIDATOR",
+    "MEMBER_CHARS",
+    "TOPIC_TAG",
+    "ConsolidationReport",
+    "consolidate",
+    "is_topic",
+    "member_vector",
+    "summarizes",
+    "topic_fields",
+    "topic_key_tag",
+]
 
 CONSOLIDATOR = BuiltBy(kind="offline", agent="consolidator", version="1")
 TOPIC_TAG = "topic"
-_MEMBER_CHARS = 400  # each member's share of a topic note's text
+MEMBER_CHARS = 400  # each member's share of a topic note's text
 
 
 @dataclass
@@ -57,6 +75,8 @@ class ConsolidationReport:
     extended: list[str] = field(default_factory=list)  # topic notes that gained members
     grouped: int = 0  # notes that joined a topic note in this pass
     changes: list[Change] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)  # topic notes whose text a topic writer (LLM) wrote
+    fallbacks: dict[str, str] = field(default_factory=dict)  # topic note -> why it kept the extractive text
     demoted: list[str] = field(default_factory=list)  # notes demoted as cold (engine/heat.py; off by default)
 
 
@@ -82,7 +102,7 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 def _digest(key: str, members: Sequence[Note]) -> str:
     head = f"{key}: " if key else ""
-    return head + " … ".join(m.content[:_MEMBER_CHARS] for m in members)
+    return head + " … ".join(m.content[:MEMBER_CHARS] for m in members)
 
 
 def _keywords(members: Sequence[Note], cap: int) -> list[str]:
@@ -91,6 +111,34 @@ def _keywords(members: Sequence[Note], cap: int) -> list[str]:
         for kw in m.keywords:
             counts[kw] = counts.get(kw, 0) + 1
     return [kw for kw, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))][:cap]
+
+
+def topic_fields(topic: Note, members: Sequence[Note], max_keywords: int, content: str | None = None) -> dict[str, Any]:
+    """The fields of ``topic`` rebuilt from ``members`` (plain values, as a Change records them).
+
+    ``content``: the topic note's text when it is not the extractive digest (an LLM's summary).
+    """
+    key = _key(topic)
+    return {
+        "content": content if content is not None else _digest(key, members),
+        "keywords": _keywords(members, max_keywords),
+        "context": f"topic note: {len(members)} notes{' of ' + key if key else ''}",
+        "entities": sorted({e for m in members for e in m.entities})[:20],
+        "metadata": {**topic.metadata, "members": [m.id for m in members]},
+    }
+
+
+def member_vector(vecs: dict[str, np.ndarray], members: Sequence[Note]) -> np.ndarray | None:
+    """A topic note's vector: the normalised mean of its members' vectors (None if none is known)."""
+    rows = [vecs[m.id] for m in members if m.id in vecs]
+    return _unit(np.mean(np.stack(rows), axis=0)) if rows else None
+
+
+def summarizes(topic: Note, member: Note | str) -> Link:
+    """The link from a topic note to one of its members."""
+    target = member if isinstance(member, str) else member.id
+    return Link(source=topic.id, target=target, relation=Relation.SUMMARIZES, weight=0.9,
+                rationale="the topic note gathers this note", created_by=CONSOLIDATOR, created_at=utcnow())
 
 
 class _Pass:
@@ -152,30 +200,24 @@ class _Pass:
         return self.members[topic.id]
 
     def topic_vector(self, members: Sequence[Note]) -> np.ndarray:
-        return _unit(np.mean(np.stack([self.vecs[m.id] for m in members if m.id in self.vecs]), axis=0))
+        vec = member_vector(self.vecs, members)
+        assert vec is not None  # members are placed only once their vectors are known
+        return vec
 
     async def start(self, first: Note, second: Note, trigger: Note) -> None:
         members = [first, second]
         key = _key(trigger)
         when = max((m.event_time or m.created_at) for m in members)
-        topic = Note(
-            id=new_id(),
-            content=_digest(key, members),
-            keywords=_keywords(members, self.parts.settings.agents.max_keywords),
-            tags=[TOPIC_TAG, topic_key_tag(key)],
-            context=f"topic note: {len(members)} notes{' of ' + key if key else ''}",
-            memory_type=MemoryType.SEMANTIC,
-            entities=sorted({e for m in members for e in m.entities})[:20],
-            scope=self.scope,
-            event_time=when,
-            built_by=CONSOLIDATOR,
-            provenance=Provenance(speaker=key or None, source="consolidation"),
-            metadata={"zm_level": 1, "members": [m.id for m in members]},
+        shell = Note(
+            id=new_id(), content=key or TOPIC_TAG, tags=[TOPIC_TAG, topic_key_tag(key)],
+            memory_type=MemoryType.SEMANTIC, scope=self.scope, event_time=when, built_by=CONSOLIDATOR,
+            provenance=Provenance(speaker=key or None, source="consolidation"), metadata={"zm_level": 1},
         )
+        topic = shell.model_copy(update=topic_fields(shell, members, self.parts.settings.agents.max_keywords))
         self.topics[topic.id] = topic
         self.members[topic.id] = members
         self.vecs[topic.id] = self.topic_vector(members)
-        links = [self._link(topic, m) for m in members]
+        links = [summarizes(topic, m) for m in members]
         await self._write([topic], links, [])
         self.report.created.append(topic.id)
         self.report.grouped += 2
@@ -184,13 +226,7 @@ class _Pass:
     async def join(self, topic: Note, note: Note) -> None:
         members = [*await self.member_notes(topic), note]
         await self.vectors_of([m.id for m in members])
-        key = _key(topic)
-        after = {
-            "content": _digest(key, members),
-            "keywords": _keywords(members, self.parts.settings.agents.max_keywords),
-            "context": f"topic note: {len(members)} notes{' of ' + key if key else ''}",
-            "metadata": {**topic.metadata, "members": [m.id for m in members]},
-        }
+        after = topic_fields(topic, members, self.parts.settings.agents.max_keywords)
         before = {f: topic.model_dump(mode="json")[f] for f in after}
         change = Change(note_id=topic.id, scope=self.scope, version_before=topic.version,
                         version_after=topic.version + 1, before=before, after=after,
@@ -200,17 +236,12 @@ class _Pass:
         self.topics[new.id] = new
         self.members[new.id] = members
         self.vecs[new.id] = self.topic_vector(members)
-        await self._write([new], [self._link(new, note)], [change])
+        await self._write([new], [summarizes(new, note)], [change])
         if topic.id not in self.report.created and topic.id not in self.report.extended:
             self.report.extended.append(topic.id)
         self.report.grouped += 1
         self.report.changes.append(change)
         self.grouped.add(note.id)
-
-    @staticmethod
-    def _link(topic: Note, member: Note) -> Link:
-        return Link(source=topic.id, target=member.id, relation=Relation.SUMMARIZES, weight=0.9,
-                    rationale="the topic note gathers this note", created_by=CONSOLIDATOR, created_at=utcnow())
 
     async def _write(self, notes: list[Note], links: list[Link], changes: list[Change]) -> None:
         """Vectors first (idempotent), then one graph batch: a killed pass leaves no half-written group."""
@@ -219,6 +250,30 @@ class _Pass:
         await asyncio.to_thread(self.parts.vectors.upsert, [n.id for n in notes], vecs, metas)
         await self.parts.graph.abatch([PutNotes(tuple(notes)), PutLinks(self.scope, tuple(links)),
                                        PutChanges(self.scope, tuple(changes))])
+
+    async def write_text(self, topic_id: str, writer: TopicWriter) -> None:
+        """One call for the text of a topic note this pass touched; grounded or the extractive text stays."""
+        topic, members = self.topics[topic_id], self.members[topic_id]
+        out = await writer.write(_key(topic), members)
+        text, reason = out.text, out.fallback_reason
+        if text is not None:
+            problem = check_summary(text, [m.content for m in members])
+            if problem is not None:
+                text, reason = None, f"ungrounded: {problem}"
+        if text is None or out.built_by is None:
+            label = CONSOLIDATOR.model_copy(update={"fallback_reason": reason or "no_text"})
+            self.report.fallbacks[topic_id] = label.fallback_reason or ""
+            await self.parts.graph.abatch([PutNotes((topic.model_copy(update={"built_by": label}),))])
+            return
+        change = Change(note_id=topic.id, scope=self.scope, version_before=topic.version,
+                        version_after=topic.version + 1, before={"content": topic.content}, after={"content": text},
+                        rationale=f"consolidation: abstractive text of {len(members)} notes", agent=out.built_by,
+                        kind="consolidate")
+        new = with_change(topic, change).model_copy(update={"built_by": out.built_by})
+        self.topics[new.id] = new
+        await self._write([new], [], [change])
+        self.report.written.append(topic_id)
+        self.report.changes.append(change)
 
     async def place(self, note: Note) -> None:
         vec = self.vecs.get(note.id)
@@ -245,5 +300,9 @@ async def consolidate(parts: EngineParts, scope: Scope, note_ids: Sequence[str])
     await run.vectors_of([n.id for n in notes])
     for note in notes:
         await run.place(note)
+    writer = parts.agents.topics
+    if writer is not None:  # LLM agents: one call per topic note created or grown in this pass
+        for topic_id in dict.fromkeys(run.report.created + run.report.extended):
+            await run.write_text(topic_id, writer)
     run.report.demoted = [c.note_id for c in await demote_cold(parts, scope, note_ids)]  # off unless configured
     return run.report

@@ -28,7 +28,7 @@ from zettelmem.config import Settings
 from zettelmem.embeddings import Embedder
 from zettelmem.engine import validate as check
 from zettelmem.engine.access import AccessLog
-from zettelmem.engine.consolidate import ConsolidationReport, consolidate
+from zettelmem.engine.consolidate import ConsolidationReport, consolidate, is_topic
 from zettelmem.engine.evolution import USER, clean_fields
 from zettelmem.engine.factory import open_backends
 from zettelmem.engine.forget import ForgetReport, forget, resume_erase
@@ -37,13 +37,14 @@ from zettelmem.engine.parts import EngineParts
 from zettelmem.engine.pipeline import ingest, text_hash, write_change
 from zettelmem.engine.results import AddResult, CheckReport, SearchHit
 from zettelmem.engine.search import hybrid_search
+from zettelmem.engine.topics import erase_members, revert_membership
 from zettelmem.engine.truth import TRUTH_KINDS, truth_stats
 from zettelmem.engine.truth_revert import revert_truth
 from zettelmem.errors import ConflictError, InvalidInput, LinkNotFound, NoteNotFound, ScopeMismatch
 from zettelmem.filters import Filter
 from zettelmem.llm.accounting import STORED_KEY, read_stored
 from zettelmem.models import Change, Link, Note, Relation, Scope
-from zettelmem.stores.base import GraphStore
+from zettelmem.stores.base import DeleteNotes, GraphStore
 from zettelmem.telemetry import instrument
 from zettelmem.text import clean_content
 from zettelmem.vectors.base import VectorIndex
@@ -289,20 +290,29 @@ class AsyncMemory:
             note = await self.get(change.note_id, scope)
             if change.kind in TRUTH_KINDS:  # supersede, mention, merge, forget, demote
                 return await revert_truth(self.parts, change, note)
+            if is_topic(note) and "metadata" in change.before:  # members and summarizes links move together
+                return await revert_membership(self.parts, change, note)
             return await write_change(self.parts, note, dict(change.before), f"revert of {change_id}", "revert",
                                       USER, reverts=change_id)
 
     async def delete(self, note_ids: str | Sequence[str], scope: Scope | None = None) -> int:
-        """Delete notes from both stores, with their links and history."""
+        """Delete notes from both stores, with their links and history.
+
+        Topic notes that summarize a deleted note are rebuilt without it (or dissolved,
+        left with fewer than two members) in the same transaction, as by a hard forget.
+        """
         scope, ids = self._scope(check.scope(scope)), check.note_ids(note_ids)
         async with self._write_lock:
-            found = [n.id for n in await self.graph.aget_notes(scope, ids) if n is not None]
+            notes = [n for n in await self.graph.aget_notes(scope, ids) if n is not None]
+            found = [n.id for n in notes]
             missing = sorted(set(ids) - set(found))
             if missing:
                 raise NoteNotFound(f"no note {missing[0]!r} in scope {scope}")
-            n = await self.graph.adelete_notes(scope, found)
-            await asyncio.to_thread(self.vectors.delete, found, scope)
-            return n
+            topics = await erase_members(self.parts, scope, notes, await self.graph.aget_links(scope, found, "in"))
+            gone = [*found, *topics.dissolved]
+            n = (await self.graph.abatch([*topics.ops(scope), DeleteNotes(scope, tuple(gone))]))[-1]
+            await asyncio.to_thread(self.vectors.delete, gone, scope)
+            return int(n) - len(topics.dissolved)
 
     async def forget(self, note_ids: str | Sequence[str] | None = None, scope: Scope | None = None, *,
                      where: Filter | None = None, hard: bool = False) -> ForgetReport:
@@ -359,6 +369,11 @@ class AsyncMemory:
         scope = self._scope(check.scope(scope))
         note_ids = None if note_ids is None else check.note_ids(note_ids)
         async with self._write_lock:
+            if note_ids is not None:
+                found = await self.graph.aget_notes(scope, list(note_ids))
+                missing = [i for i, n in zip(note_ids, found, strict=True) if n is None]
+                if missing:
+                    raise NoteNotFound(f"no note {missing[0]!r} in scope {scope} (nothing was consolidated)")
             await self.access.flush(self.graph)  # cold-note demotion reads the access counts
             return await consolidate(self.parts, scope, list(note_ids) if note_ids is not None
                                      else await self._all_ids(scope))

@@ -5,8 +5,9 @@
   :meth:`~zettelmem.AsyncMemory.revert` brings it back.
 * **hard** (the right to erasure) -- one graph transaction deletes the notes
   (their links and own Changes go with them) and rewrites every Change of a
-  linked note that names them as trigger or quotes their text; then their
-  vectors are deleted, and the stores compact away freed pages and logs so the
+  linked note that names them as trigger or quotes their text, and rebuilds the
+  topic notes that summarize them (:func:`zettelmem.engine.topics.erase_members`);
+  then their vectors are deleted, and the stores compact away freed pages and logs so the
   text is in none of the home folder's files. Exports read the stores, so they
   cannot show it either.
 
@@ -23,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from zettelmem.engine.erasure import ERASED, scrub
+from zettelmem.engine.topics import erase_members
 from zettelmem.errors import InvalidInput, NoteNotFound
 from zettelmem.filters import Filter
 from zettelmem.models import Change, Note, Scope, utcnow
@@ -31,9 +34,7 @@ from zettelmem.stores.base import DeleteNotes, PutChanges, PutMeta, PutNotes
 if TYPE_CHECKING:
     from zettelmem.engine.parts import EngineParts
 
-__all__ = ["ERASED", "ForgetReport", "finish_erase", "forget", "pending_key", "resume_erase"]
-
-ERASED = "[erased]"
+__all__ = ["ERASED", "ForgetReport", "finish_erase", "forget", "pending_key", "resume_erase", "scrub"]
 
 
 class ForgetReport(BaseModel):
@@ -42,29 +43,9 @@ class ForgetReport(BaseModel):
     forgotten: list[str] = Field(default_factory=list)  # note ids
     hard: bool = False
     scrubbed_changes: int = 0  # Changes of other notes rewritten because they quoted a forgotten note
+    topics_rebuilt: list[str] = Field(default_factory=list)  # topic notes rebuilt without the erased members
+    topics_dissolved: list[str] = Field(default_factory=list)  # topic notes left with < 2 members, deleted
     message: str = ""
-
-
-def _scrub(change: Change, ids: set[str], texts: Sequence[str]) -> Change | None:
-    """The Change without any trace of the forgotten notes, or None when it has none."""
-    raw = change.model_dump_json()
-    if change.trigger not in ids and not any(t in raw or json.dumps(t)[1:-1] in raw for t in texts):
-        return None
-
-    def clean(value: Any) -> Any:
-        if isinstance(value, str):
-            return ERASED if any(t in value for t in texts) or value in ids else value
-        if isinstance(value, list):
-            return [clean(v) for v in value]
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        return value
-
-    return change.model_copy(update={
-        "trigger": None if change.trigger in ids else change.trigger,
-        "rationale": ERASED if change.trigger in ids else clean(change.rationale),
-        "before": clean(change.before), "after": clean(change.after),
-    })
 
 
 async def _targets(parts: EngineParts, ids: Sequence[str] | None, where: Filter | None, scope: Scope) -> list[Note]:
@@ -124,21 +105,28 @@ async def _hard(parts: EngineParts, notes: list[Note], scope: Scope) -> ForgetRe
     ids = {n.id for n in notes}
     texts = [t for n in notes for t in (n.content, n.context) if t and len(t) >= 8]
     links = await parts.graph.aget_links(scope, sorted(ids))
-    neighbours = sorted({lk.other(i) for lk in links for i in (lk.source, lk.target) if i in ids} - ids)
+    topics = await erase_members(parts, scope, notes, links)  # topic notes rebuilt without them, or dissolved
+    skip = ids | topics.handled | set(topics.dissolved)
+    neighbours = sorted({lk.other(i) for lk in links for i in (lk.source, lk.target) if i in ids} - skip)
     scrubbed: list[Change] = []
     for other in neighbours:
         for change in await asyncio.to_thread(parts.graph.history, scope, other):
-            clean = _scrub(change, ids, texts)
+            clean = scrub(change, ids, texts)
             if clean is not None:
                 scrubbed.append(clean)
     ops: list[Any] = [PutChanges(scope, tuple(scrubbed))] if scrubbed else []
-    ops.append(DeleteNotes(scope, tuple(sorted(ids))))
+    gone = sorted(ids | set(topics.dissolved))
+    ops += [*topics.ops(scope), DeleteNotes(scope, tuple(gone))]
     # one transaction: erased, scrubbed and the rest of the job recorded, or none of it
-    ops.append(PutMeta(pending_key(parts), json.dumps({"scope": scope.key, "ids": sorted(ids)})))
+    ops.append(PutMeta(pending_key(parts), json.dumps({"scope": scope.key, "ids": gone})))
     await parts.graph.abatch(ops)
-    await asyncio.to_thread(finish_erase, parts, scope, sorted(ids))
+    await asyncio.to_thread(finish_erase, parts, scope, gone)
+    rebuilt = sorted(topics.handled)
     return ForgetReport(forgotten=sorted(ids), hard=True, scrubbed_changes=len(scrubbed),
-                        message=f"erased {len(ids)} note(s); {len(scrubbed)} change(s) of linked notes scrubbed")
+                        topics_rebuilt=rebuilt, topics_dissolved=sorted(topics.dissolved),
+                        message=f"erased {len(ids)} note(s); {len(scrubbed)} change(s) of linked notes scrubbed"
+                        + (f"; {len(rebuilt)} topic note(s) rebuilt" if rebuilt else "")
+                        + (f", {len(topics.dissolved)} dissolved" if topics.dissolved else ""))
 
 
 def pending_key(parts: EngineParts) -> str:

@@ -9,7 +9,9 @@ every number and capitalised name in it must occur there. Removing labels needs
 no grounding, but a pass may not remove more than half of a note's keywords or
 tags (an evolution refines; it does not wipe), nor empty a non-empty context.
 Memory type changes need no grounding. Ids must be ones that were offered, and
-the target's version must still be the one the agent saw.
+the target's version must still be the one the agent saw. A topic note's
+abstractive summary (consolidation) is held to the context rule against its
+members' texts (:func:`check_summary`).
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from collections.abc import Iterable
 
 from zettelmem.agents.base import EvolutionProposal
 from zettelmem.models import MemoryType, Note
-from zettelmem.text import terms
+from zettelmem.text import STOPWORDS, terms
 
-__all__ = ["CONTEXT_SUPPORT", "check_grounding"]
+__all__ = ["CONTEXT_SUPPORT", "check_grounding", "check_summary"]
 
 CONTEXT_SUPPORT = 0.6
 _NAME_OR_NUMBER = re.compile(r"\b(?:[A-Z][a-z]{2,}|\d[\d,.:/-]*)\b")
@@ -51,16 +53,33 @@ def check_grounding(proposal: EvolutionProposal, target: Note, support_texts: It
     if proposal.context is not None and proposal.context != target.context:
         if target.context and not proposal.context.strip():
             return "would empty the context: destructive"
-        parts = terms(proposal.context)
-        if not parts:
-            return "context has no content words"
-        share = sum(p in support_terms for p in parts) / len(parts)
-        if share < CONTEXT_SUPPORT:
-            return f"context is only {share:.0%} supported by the texts (need {CONTEXT_SUPPORT:.0%})"
-        lower_support = support.lower()
-        for token in _NAME_OR_NUMBER.findall(proposal.context):
-            if token.lower() not in lower_support:
-                return f"context introduces {token!r}, which no text mentions"
+        problem = _unsupported("context", proposal.context, support, support_terms)
+        if problem:
+            return problem
     if proposal.memory_type is not None:
         MemoryType(proposal.memory_type)
     return None
+
+
+def _unsupported(what: str, text: str, support: str, support_terms: set[str]) -> str | None:
+    parts = terms(text)
+    if not parts:
+        return f"{what} has no content words"
+    share = sum(p in support_terms for p in parts) / len(parts)
+    if share < CONTEXT_SUPPORT:
+        return f"{what} is only {share:.0%} supported by the texts (need {CONTEXT_SUPPORT:.0%})"
+    lower_support = support.lower()
+    for token in _NAME_OR_NUMBER.findall(text):
+        if token.lower() not in lower_support and token.lower() not in STOPWORDS:  # "She", "They" open sentences
+            return f"{what} introduces {token!r}, which no text mentions"
+    return None
+
+
+def check_summary(text: str, member_texts: Iterable[str]) -> str | None:
+    """None if a topic note's summary is grounded in its members' texts, else the reason it is not.
+
+    The rule of a proposed context: at least ``CONTEXT_SUPPORT`` of its content words occur in
+    the members' texts, and every number and capitalised name in it occurs there.
+    """
+    support = " ".join(member_texts)
+    return _unsupported("summary", text, support, set(terms(support)))

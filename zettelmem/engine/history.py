@@ -11,6 +11,7 @@ from zettelmem.engine.evolution import apply_decision
 from zettelmem.engine.parts import EngineParts
 from zettelmem.engine.pipeline import reembed, refresh_metadata, text_hash
 from zettelmem.engine.results import AddResult, CheckReport
+from zettelmem.engine.topics import broken_topics
 from zettelmem.errors import NoteNotFound, StoreCorrupt
 from zettelmem.models import Change, Note, Scope, _aware, coerce_fields
 from zettelmem.stores.base import PutChanges, PutNotes
@@ -95,7 +96,8 @@ async def _owned_scopes(parts: EngineParts) -> list[Scope]:
 async def check_and_repair(parts: EngineParts, repair: bool, scope: Scope | None = None, *,
                            force: bool = False) -> CheckReport:
     """Compare every note (of ``scope``, or of this home's scopes) with its vector (presence, version, text)
-    and with its full-text row in the graph store.
+    and with its full-text row in the graph store, and every topic note with its ``summarizes`` links
+    (reported, never repaired: the member list and the links are written in one transaction).
 
     Scope by scope: the vectors of a scope live apart (one collection per scope),
     so a scope holding vectors but no notes is all orphans. ``repair`` re-embeds
@@ -122,6 +124,7 @@ async def check_and_repair(parts: EngineParts, repair: bool, scope: Scope | None
         metas = await asyncio.to_thread(parts.vectors.metadata, sorted(set(notes) & vector_ids), each)
         stale = sorted(i for i, meta in metas.items() if meta.get("version") != notes[i].version
                        or meta.get("text_hash") != text_hash(notes[i]) or meta.get("scope") != each.key)
+        report.broken_topics += await broken_topics(parts, each, notes)
         report.missing_vectors += missing
         report.orphan_vectors += orphans[each]
         report.stale_vectors += stale

@@ -36,7 +36,7 @@ from zettelmem.engine.results import AddResult, Usage
 from zettelmem.engine.truth import ChunkTruth
 from zettelmem.llm.accounting import STORED_KEY, merge_stored
 from zettelmem.models import BuiltBy, Change, Note, Scope, new_id
-from zettelmem.stores.base import PutChanges, PutLinks, PutMeta, PutNotes
+from zettelmem.stores.base import PutChanges, PutLinks, PutMeta, PutNotes, SearchText
 from zettelmem.text import clean_labels
 from zettelmem.vectors.base import vector_metadata
 
@@ -47,6 +47,7 @@ __all__ = [
     "note_from",
     "reembed",
     "refresh_metadata",
+    "related_many",
     "stored_usage",
     "tail_key",
     "text_hash",
@@ -81,6 +82,46 @@ async def candidates_many(
     return out
 
 
+def _related_query(note: Note) -> str:
+    """What a note is about, for the full-text search of related notes: its names and keywords (or its text)."""
+    words = [*note.entities, *note.keywords]
+    return " ".join(words) if words else note.content
+
+
+async def related_many(parts: EngineParts, notes: Sequence[Note], vecs: np.ndarray,
+                       limit: int) -> list[list[Candidate]]:
+    """Up to ``limit`` more candidates per note: stored notes of *other* sessions that share its names
+    or topic words, by the store's full-text search (one batch per scope), best BM25 first.
+
+    The vector top-k mostly finds neighbouring turns; these reach the earlier sessions a
+    multi-hop question spreads over. Bounded: ``limit`` per note, one search each.
+    """
+    out: list[list[Candidate]] = [[] for _ in notes]
+    if limit <= 0:
+        return out
+    for scope in {n.scope for n in notes}:
+        rows = [i for i, n in enumerate(notes) if n.scope == scope]
+        # a few more than the limit: same-session notes and topic notes are skipped
+        found = await parts.graph.abatch([SearchText(scope, _related_query(notes[i]), 3 * limit + 4) for i in rows])
+        wanted = list(dict.fromkeys(i for hits in found for i, _ in hits))
+        stored = {n.id: n for n in await parts.graph.aget_notes(scope, wanted) if n is not None}
+        vectors = await asyncio.to_thread(parts.vectors.get_vectors, wanted, scope)
+        for row, hits in zip(rows, found, strict=True):
+            session = notes[row].provenance.session
+            picked = [stored[i] for i, _ in hits if i in stored and i in vectors and i != notes[row].id
+                      and int(stored[i].metadata.get("zm_level", 0)) == 0
+                      and (session is None or stored[i].provenance.session != session)][:limit]
+            out[row] = [Candidate(note=n, similarity=float(vectors[n.id] @ vecs[row]), via="text") for n in picked]
+    return out
+
+
+def _add_related(found: list[Candidate], related: Sequence[Candidate], working: dict[str, Note]) -> list[Candidate]:
+    """``found`` plus the related notes it lacks (newest version of each)."""
+    have = {c.note.id for c in found}
+    return found + [c.model_copy(update={"note": working.get(c.note.id, c.note)})
+                    for c in related if c.note.id not in have]
+
+
 async def ingest(parts: EngineParts, chunk: list[MemoryInput], evolve: bool) -> list[AddResult]:
     """Build, link, evolve and commit one chunk; later items see earlier ones."""
     usage_before = parts.usage()
@@ -97,10 +138,12 @@ async def ingest(parts: EngineParts, chunk: list[MemoryInput], evolve: bool) -> 
         vecs = await parts.embed([m.content for m in chunk])
         stored = await candidates_many(parts, chunk, vecs, k)
         provisional = [note_from(cfg, m, Decision(draft=NoteDraft(built_by=USER))) for m in chunk]
+        related = await related_many(parts, provisional, vecs, cfg.cross_session)  # by content words
         rows = {n.id: vecs[j] for j, n in enumerate(provisional)}
         for i, m in enumerate(chunk):
             found = _with_earlier(stored[i], provisional, vecs, i, k, working)
             await _offer_predecessor(parts, m, found, tails, working, vecs[i], rows)
+            found = _add_related(found, related[i], working)
             _track_tail(m, provisional[i], tails)
             cands.append(found)
         decisions = await suite.joint.decide(chunk, cands)
@@ -130,10 +173,12 @@ async def ingest(parts: EngineParts, chunk: list[MemoryInput], evolve: bool) -> 
         if redo:
             vecs[redo] = await parts.embed([notes[i].embedding_text() for i in redo])
         stored = await candidates_many(parts, chunk, vecs, k)
+        related = await related_many(parts, notes, vecs, cfg.cross_session)  # by names and keywords
         rows = {n.id: vecs[j] for j, n in enumerate(notes)}
         for i, note in enumerate(notes):
             found = _with_earlier(stored[i], notes, vecs, i, k, working)
             await _offer_predecessor(parts, chunk[i], found, tails, working, vecs[i], rows)
+            found = _add_related(found, related[i], working)
             _track_tail(chunk[i], note, tails)
             found = truth.usable(found)
             cands.append(found)

@@ -69,7 +69,8 @@ class SearchHit(BaseModel):
 
 
 class CheckReport(BaseModel):
-    """Agreement of the notes with the vector index and with the store's full-text rows."""
+    """Agreement of the notes with the vector index and the store's full-text rows, and of topic notes
+    with their ``summarizes`` links."""
 
     notes: int = 0
     vectors: int = 0
@@ -79,6 +80,7 @@ class CheckReport(BaseModel):
     missing_text: list[str] = Field(default_factory=list)  # note without full-text row
     stale_text: list[str] = Field(default_factory=list)  # full-text row of other text
     orphan_text: list[str] = Field(default_factory=list)  # full-text row without note
+    broken_topics: list[str] = Field(default_factory=list)  # topic note whose members and links disagree
     repaired: int = 0
     scopes: int = 0  # scopes checked
     interrupted_migration: str | None = None  # a ``migrate`` into this store started and did not finish
@@ -89,7 +91,7 @@ class CheckReport(BaseModel):
 
     @property
     def ok(self) -> bool:
-        return self.vectors_ok and self.text_ok and self.interrupted_migration is None
+        return self.vectors_ok and self.text_ok and not self.broken_topics and self.interrupted_migration is None
 
     @property
     def text_ok(self) -> bool:

@@ -17,8 +17,10 @@ the backend and ``chroma_where`` (on an in-memory Chroma) against it.
 
 The suite also drives the engine over the backend through ``Memory`` (truth
 maintenance, duplicates, forgetting, cold-note demotion), inherited from
-:class:`~zettelmem.testing.truth.TruthConformance`: a backend other than the
-embedded NetworkX store overrides its ``open_memory`` (and may override ``traces``).
+:class:`~zettelmem.testing.truth.TruthConformance`, and consolidation into topic
+notes, inherited from :class:`~zettelmem.testing.consolidation.ConsolidationConformance`:
+a backend other than the embedded NetworkX store overrides their ``open_memory``
+(and may override ``traces``).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from zettelmem.stores.base import (
     PutMeta,
     PutNotes,
 )
+from zettelmem.testing.consolidation import ConsolidationConformance
 from zettelmem.testing.truth import TruthConformance
 from zettelmem.vectors.base import vector_metadata
 
@@ -131,7 +134,7 @@ _filters = st.builds(
 )
 
 
-class GraphStoreConformance(TruthConformance):
+class GraphStoreConformance(TruthConformance, ConsolidationConformance):
     """The behaviour every GraphStore must share with the NetworkX reference (and the engine over it)."""
 
     #: True when the store holds only what the current test wrote (exact global counts).

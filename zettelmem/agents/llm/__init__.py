@@ -13,6 +13,7 @@ from zettelmem.agents.base import AgentSuite
 from zettelmem.agents.llm.joint import JointLLMAgent
 from zettelmem.agents.llm.runtime import Limiter, Runtime
 from zettelmem.agents.llm.staged import LLMEvolver, LLMLinker, LLMNoteBuilder
+from zettelmem.agents.llm.topic import LLMTopicWriter
 from zettelmem.config import AgentsConfig
 from zettelmem.errors import ConfigurationError
 from zettelmem.llm.config import LLMSettings
@@ -24,6 +25,7 @@ __all__ = [
     "LLMEvolver",
     "LLMLinker",
     "LLMNoteBuilder",
+    "LLMTopicWriter",
     "Limiter",
     "Runtime",
     "llm_suite",
@@ -74,6 +76,7 @@ def llm_suite(
         llm=llm,
         offline=offline,
         aclose=getattr(llm, "aclose", None),
+        topics=LLMTopicWriter(runtime),
     )
 
 

@@ -59,6 +59,7 @@ PROMPT_FILES: dict[str, str] = {
     "build": "build_v2.md",
     "link": "link_v2.md",
     "evolve": "evolve_v1.md",
+    "topic": "topic_v1.md",
 }
 
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
