@@ -18,15 +18,9 @@ from zettelmem.config import ConsolidationConfig, HashingEmbeddingConfig
 from zettelmem.engine.consolidate import is_topic
 from zettelmem.errors import LLMError
 from zettelmem.llm import LLMSettings, ScriptedLLM
+from zettelmem.testing.consolidation import ANA, BEN
 
 SCOPE = Scope(user_id="llm-topic")
-ANA = [
-    "Ana bakes sourdough bread at her bakery every morning.",
-    "Ana's bakery sells sourdough bread and rye bread.",
-    "The bakery of Ana opened a second oven for bread.",
-    "Ana bakes rye bread with her sourdough starter.",
-]
-BEN = ["Ben plays chess at the club on Tuesdays.", "Ben won a chess tournament at the club."]
 
 
 def _settings(home: Path) -> Settings:

@@ -7,14 +7,9 @@ versioned and revertible membership changes, search hits that carry their
 members, members never rewritten, and a member's hard forget rebuilding (or
 dissolving) its topic note without leaving its text anywhere.
 
-A backend's test class provides, besides its ``store`` fixture, the same two hooks
-as the truth part of the suite (:class:`~zettelmem.testing.truth.TruthConformance`;
-the defaults here are the same, so either part can be used alone):
-
-* ``open_memory(home, request, **fields)`` -- a ``Memory`` over that backend (the
-  default opens an embedded NetworkX store in ``home``);
-* ``traces(mem, text)`` -- how many records of the backend hold ``text`` (the
-  default reads every note and Change of every scope through the store contract).
+A backend's test class provides, besides its ``store`` fixture, the two hooks of
+:class:`~zettelmem.testing.memory_hooks.MemoryHooks` (``open_memory``, ``traces``),
+shared with the truth part of the suite.
 
 Each test works in the store suite's random scopes (``new_scope``).
 """
@@ -30,7 +25,7 @@ import pytest
 
 from zettelmem.errors import NoteNotFound
 from zettelmem.models import Note, Provenance, Relation, Scope
-from zettelmem.testing.truth import files_with
+from zettelmem.testing.memory_hooks import MemoryHooks, files_with
 
 __all__ = ["ConsolidationConformance"]
 
@@ -47,22 +42,8 @@ def _is_topic(note: Note) -> bool:
     return int(note.metadata.get("zm_level", 0)) >= 1
 
 
-class ConsolidationConformance:
+class ConsolidationConformance(MemoryHooks):
     """Consolidation into topic notes through ``Memory``, the same on every backend."""
-
-    def open_memory(self, home: Path, request: pytest.FixtureRequest, **fields: Any) -> Any:
-        """A ``Memory`` over this backend with offline agents (``fields``: more Settings fields)."""
-        from zettelmem import Memory, Settings
-
-        return Memory(Settings(home=home, use_llm=False, **fields))
-
-    def traces(self, mem: Any, text: str) -> int:
-        """How many records of the store hold ``text`` (default: every note and Change of every scope)."""
-        graph, low, n = mem.aio.graph, text.lower(), 0
-        for scope in graph.list_scopes():
-            n += sum(low in note.model_dump_json().lower() for note in graph.list_notes(scope))
-            n += sum(low in c.model_dump_json().lower() for c in graph.get_changes(scope))
-        return n
 
     @pytest.fixture
     def consol_mem(self, store: Any, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:

@@ -5,13 +5,8 @@ tests, so every backend that runs the store suite also runs them through the
 ``Memory`` API (offline agents, the real ONNX embedder): supersession, repeats
 and merges, soft and hard ``forget``, scope erasure and cold-note demotion.
 
-A backend's test class provides, besides its ``store`` fixture:
-
-* :meth:`TruthConformance.open_memory` -- a ``Memory`` over that backend (the
-  default opens an embedded NetworkX store in ``home``);
-* :meth:`TruthConformance.traces` -- how many records of the backend hold a
-  string anywhere (the default reads every note and Change of every scope
-  through the store contract; a server backend may query all its records).
+A backend's test class provides, besides its ``store`` fixture, the two hooks of
+:class:`~zettelmem.testing.memory_hooks.MemoryHooks` (``open_memory``, ``traces``).
 
 The strings searched for carry the test's random tag, so a shared server's
 other tenants cannot hold them.
@@ -33,37 +28,19 @@ import pytest
 from zettelmem.errors import InvalidInput, NoteNotFound
 from zettelmem.filters import Filter
 from zettelmem.models import Provenance, Relation, Scope
+from zettelmem.testing.memory_hooks import MemoryHooks, files_with
 
 __all__ = ["TruthConformance", "files_with"]
 
 T1 = datetime(2025, 1, 6, 9, tzinfo=UTC)
 
 
-def files_with(home: Path, word: str) -> list[str]:
-    """The files under ``home`` holding ``word`` (case-insensitively, as bytes)."""
-    return [str(p) for p in home.rglob("*") if p.is_file() and word.lower().encode() in p.read_bytes().lower()]
-
-
 def _add(mem: Any, scope: Scope, text: str, day: int, speaker: str | None = None) -> Any:
     return mem.add(text, scope, event_time=T1 + timedelta(days=day), provenance=Provenance(speaker=speaker))
 
 
-class TruthConformance:
+class TruthConformance(MemoryHooks):
     """Truth maintenance and forgetting through ``Memory``, the same on every backend."""
-
-    def open_memory(self, home: Path, request: pytest.FixtureRequest, **fields: Any) -> Any:
-        """A ``Memory`` over this backend with offline agents (``fields``: more Settings fields)."""
-        from zettelmem import Memory, Settings
-
-        return Memory(Settings(home=home, use_llm=False, **fields))
-
-    def traces(self, mem: Any, text: str) -> int:
-        """How many records of the store hold ``text`` (default: every note and Change of every scope)."""
-        graph, low, n = mem.aio.graph, text.lower(), 0
-        for scope in graph.list_scopes():
-            n += sum(low in note.model_dump_json().lower() for note in graph.list_notes(scope))
-            n += sum(low in c.model_dump_json().lower() for c in graph.get_changes(scope))
-        return n
 
     @pytest.fixture
     def memory_home(self, tmp_path: Path) -> Path:

@@ -1,0 +1,40 @@
+"""The two hooks the ``Memory``-level parts of the conformance suite share.
+
+:class:`~zettelmem.testing.truth.TruthConformance` and
+:class:`~zettelmem.testing.consolidation.ConsolidationConformance` open a
+``Memory`` over the backend under test and look for leftover text in it; a
+backend's test class overrides these two methods (a server backend may query all
+its records in :meth:`MemoryHooks.traces`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+__all__ = ["MemoryHooks", "files_with"]
+
+
+def files_with(home: Path, word: str) -> list[str]:
+    """The files under ``home`` holding ``word`` (case-insensitively, as bytes)."""
+    return [str(p) for p in home.rglob("*") if p.is_file() and word.lower().encode() in p.read_bytes().lower()]
+
+
+class MemoryHooks:
+    """Defaults: an embedded NetworkX ``Memory``, and a scan through the store contract."""
+
+    def open_memory(self, home: Path, request: pytest.FixtureRequest, **fields: Any) -> Any:
+        """A ``Memory`` over this backend with offline agents (``fields``: more Settings fields)."""
+        from zettelmem import Memory, Settings
+
+        return Memory(Settings(home=home, use_llm=False, **fields))
+
+    def traces(self, mem: Any, text: str) -> int:
+        """How many records of the store hold ``text`` (default: every note and Change of every scope)."""
+        graph, low, n = mem.aio.graph, text.lower(), 0
+        for scope in graph.list_scopes():
+            n += sum(low in note.model_dump_json().lower() for note in graph.list_notes(scope))
+            n += sum(low in c.model_dump_json().lower() for c in graph.get_changes(scope))
+        return n
