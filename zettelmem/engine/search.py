@@ -25,6 +25,7 @@ import re
 
 from zettelmem.engine.parts import EngineParts
 from zettelmem.engine.results import Reason, SearchHit
+from zettelmem.engine.search_multistep import Fusion, collapse_members, multistep_search
 from zettelmem.filters import Filter, predicate
 from zettelmem.models import Note, Relation, Scope
 
@@ -43,9 +44,11 @@ RELATION_FACTOR: dict[Relation, float] = {
 
 
 async def hybrid_search(
-    parts: EngineParts, query: str, scope: Scope, k: int, where: Filter | None, expand: bool | None
+    parts: EngineParts, query: str, scope: Scope, k: int, where: Filter | None, expand: bool | None,
+    multistep: bool | None = None,
 ) -> list[SearchHit]:
     cfg = parts.settings.search
+    steps = cfg.multistep.model_copy(update={"enabled": multistep}) if multistep is not None else cfg.multistep
     wanted = predicate(where)
 
     def keep(note: Note) -> bool:  # soft-forgotten notes never come back from search
@@ -84,6 +87,11 @@ async def hybrid_search(
                 why[i].append(Reason(kind="entity", score=cfg.entity_boost, via=", ".join(sorted(who))))
     if cfg.expand if expand is None else expand:
         await _expand(parts, scope, fused, why, notes, keep, cfg.expand_seeds, cfg.graph_weight, cfg.rrf_k)
+    if steps.enabled:
+        state = Fusion(query=query, qvec=qvec, where=where, fused=fused, why=why, notes=notes, keep=keep,
+                       dense=[h.similarity for h in dense], floors=floors,
+                       paths={i: [str(r.via)] for i, rs in why.items() for r in rs if r.kind == "graph"})
+        await multistep_search(parts, scope, state)
     if where is None or where.current is None:
         demote_closed(fused, why, notes, cfg.superseded_weight)
     if cfg.heat_weight:
@@ -91,8 +99,10 @@ async def hybrid_search(
 
         for i in fused:
             fused[i] *= 1.0 + cfg.heat_weight * heat(notes[i])
-    order = sorted(fused, key=lambda i: -fused[i])[:k]
-    return [SearchHit(note=notes[i], score=fused[i], why=why[i], members=_members(notes[i])) for i in order]
+    order = sorted(fused, key=lambda i: -fused[i])
+    if steps.enabled and steps.collapse:
+        order = collapse_members(order, notes)
+    return [SearchHit(note=notes[i], score=fused[i], why=why[i], members=_members(notes[i])) for i in order[:k]]
 
 
 def _members(note: Note) -> list[str]:
