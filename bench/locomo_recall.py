@@ -67,11 +67,16 @@ from bench.locomo_data import (  # noqa: E402
 )
 
 BASELINES = ("bm25", "dense", "hybrid")
-#: zettelmem and its ablations: one-step search (multi-step mode off, on the same store as
-#: zettelmem), no topic notes (consolidation off), no links at all
-VARIANTS = ("zettelmem", "zettelmem-nomultistep", "zettelmem-noconsol", "zettelmem-nolinks")
+#: zettelmem (topic notes on, so multi-step search on) and its ablations: one-step search (multi-step
+#: off, on the same store), no topic notes (consolidation and so multi-step off; and the same store
+#: searched with multi-step forced on), no links at all
+VARIANTS = ("zettelmem", "zettelmem-nomultistep", "zettelmem-noconsol", "zettelmem-noconsol-multistep",
+            "zettelmem-nolinks")
 #: variants that search another variant's store with other search arguments (built once, searched twice)
-SHARED_STORE: dict[str, tuple[str, dict[str, Any]]] = {"zettelmem-nomultistep": ("zettelmem", {"multistep": False})}
+SHARED_STORE: dict[str, tuple[str, dict[str, Any]]] = {
+    "zettelmem-nomultistep": ("zettelmem", {"multistep": False}),
+    "zettelmem-noconsol-multistep": ("zettelmem-noconsol", {"multistep": True}),
+}
 ALL_SYSTEMS = (*BASELINES, *VARIANTS)
 KMAX = max(KS)
 RRF_K = 60

@@ -83,12 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     scores = Scores()
     latency: dict[str, list[float]] = {v: [] for v in args.variants}
     for ci in selected:
-        conv = convs[ci]
-        home = Path(args.home) / conv.sample_id
-        ingest(home, conv)
-        scope = Scope(user_id=conv.sample_id)
-        qas = [qa for qa in conv.qa[: args.max_questions] if qa.evidence and qa.category != 5]
-        for v in args.variants:
+        ingest(Path(args.home) / convs[ci].sample_id, convs[ci])
+    for v in args.variants:  # variant by variant, each printed when done
+        for ci in selected:
+            conv = convs[ci]
+            home = Path(args.home) / conv.sample_id
+            scope = Scope(user_id=conv.sample_id)
+            qas = [qa for qa in conv.qa[: args.max_questions] if qa.evidence and qa.category != 5]
             settings = Settings(home=home, consolidation=ConsolidationConfig(enabled=True))
             settings.search = search_config(settings.search, json.loads(v))
             with Memory(settings) as mem:
@@ -98,7 +99,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                     hits = mem.search(qa.question, scope=scope, k=max(KS))
                     latency[v].append(time.perf_counter() - t0)
                     scores.add(v, ci, qa, [hit_turn_ids(h, turns_of) for h in hits])
-    for v in args.variants:
         m, n = scores.mean(v, [1, 2, 3, 4])
         mh, _ = scores.mean(v, [1])
         cats = " ".join(f"c{c}:{scores.mean(v, [c])[0]['recall@10']:.3f}" for c in (1, 2, 3, 4))

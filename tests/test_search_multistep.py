@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from zettelmem import Memory, Provenance, Reason, Relation, Scope, Settings
+from zettelmem import Memory, Note, Provenance, Reason, Relation, Scope, SearchHit, Settings
 from zettelmem._cards import reason_text
 from zettelmem.config import (
     AgentsConfig,
@@ -19,6 +19,7 @@ from zettelmem.config import (
     SearchConfig,
 )
 from zettelmem.engine.consolidate import is_topic
+from zettelmem.engine.search_multistep import collapse_members
 from zettelmem.errors import ZettelmemError
 from zettelmem.stores.base import GetLinks, GetNotes
 from zettelmem.testing import purge_neo4j
@@ -146,11 +147,11 @@ def test_each_step_reads_a_bounded_number_of_rows(tmp_path: Path, backend: tuple
     assert sum(reads.notes) < len(ids) and any(r.kind == "step" for h in hits for r in h.why)
 
 
-def test_topic_notes_lead_to_their_members_and_back(tmp_path: Path) -> None:
+def test_collapse_lists_a_topic_notes_members_once(tmp_path: Path) -> None:
     scope = Scope(user_id="topics")
     settings = Settings(home=tmp_path, embedding=HashingEmbeddingConfig(), use_llm=False,
                         consolidation=ConsolidationConfig(enabled=True, join_threshold=0.2, max_members=4),
-                        search=SearchConfig(multistep=MultiStepConfig(enabled=True, collapse=True)))
+                        search=SearchConfig(multistep=MultiStepConfig(collapse=True)))
     ana = ["Ana bakes sourdough bread at her bakery every morning.",
            "Ana's bakery sells sourdough bread and rye bread.",
            "The bakery of Ana opened a second oven for bread.",
@@ -158,15 +159,39 @@ def test_topic_notes_lead_to_their_members_and_back(tmp_path: Path) -> None:
     with Memory(settings) as m:
         m.add_many([dict(content=t, provenance=Provenance(speaker="Ana", session=str(i)))
                     for i, t in enumerate(ana)], scope=scope)
-        hits = m.search("sourdough bread", scope=scope, k=10)
-    topics = [h for h in hits if is_topic(h.note)]
-    assert topics, "the topic note over the hits is returned"
-    listed = [h.note.id for h in hits]
-    for t in topics:  # collapse: a member ranked below its topic note is covered by it, not listed again
-        below = listed[listed.index(t.note.id) + 1:]
-        assert not set(t.members) & set(below)
-    hops = {r.hop for h in hits for r in h.why if r.kind == "step"}
-    assert hops & {"topic", "member"}
+        flat = m.search("Ana bread bakery", scope=scope, k=10, multistep=False)
+        hits = m.search("Ana bread bakery", scope=scope, k=10)  # topic notes on: multi-step on by default
+
+    def below_their_topic(found: list[SearchHit]) -> set[str]:
+        listed = [h.note.id for h in found]
+        return {i for h in found if is_topic(h.note) for i in h.members
+                if i in listed[listed.index(h.note.id) + 1:]}
+
+    assert any(is_topic(h.note) for h in hits), "the topic note over the hits is returned"
+    assert below_their_topic(flat), "one step lists members again below their topic note"
+    assert not below_their_topic(hits)  # collapsed: the topic note's hit covers them
+    assert {h.note.id for h in flat} <= {h.note.id for h in hits} | {i for h in hits for i in h.members}
+
+
+def test_multistep_is_on_by_default_only_with_topic_notes(tmp_path: Path) -> None:
+    scope = Scope(user_id="u")
+
+    def ranked(m: Memory, multistep: bool | None = None) -> list[tuple[str, str]]:
+        return [(h.note.id, h.explain()) for h in m.search(QUERY, scope=scope, k=4, multistep=multistep)]
+
+    with Memory(_settings(tmp_path / "plain")) as m:  # consolidation off: one step unless asked
+        _chain(m, scope)
+        assert ranked(m) == ranked(m, False) != ranked(m, True)
+    topics = _settings(tmp_path / "topics").model_copy(update={"consolidation": ConsolidationConfig(enabled=True)})
+    with Memory(topics) as m:
+        _chain(m, scope)
+        assert ranked(m) == ranked(m, True) != ranked(m, False)
+
+
+def test_collapse_keeps_members_ranked_above_their_topic_note() -> None:
+    topic = Note(content="Ana: a … b", metadata={"zm_level": 1, "members": ["a", "b"]})
+    notes = {"a": Note(content="a"), "b": Note(content="b"), "c": Note(content="c"), topic.id: topic}
+    assert collapse_members(["a", topic.id, "b", "c"], notes) == ["a", topic.id, "c"]
 
 
 def test_step_reasons_in_words() -> None:

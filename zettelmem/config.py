@@ -168,7 +168,7 @@ class MultiStepConfig(StrictModel):
     Each step reads at most ``seeds`` notes' links and ``candidates`` notes and vectors.
     """
 
-    enabled: bool = False
+    enabled: bool | None = None  # None: on when consolidation is (its gain comes through topic notes)
     steps: int = Field(default=2, ge=1, le=5)  # hops from the first-step hits
     seeds: int = Field(default=10, ge=1, le=100)  # top hits expanded per step
     candidates: int = Field(default=40, ge=1, le=500)  # notes re-scored against the query per step

@@ -13,7 +13,11 @@
    ``seed score × link weight × relation factor`` to its linked notes; those
    notes, ranked by their best such path, form one more RRF list (weight
    ``graph_weight``), so a linked note joins the ranking without leapfrogging
-   the direct hits that led to it.
+   the direct hits that led to it;
+5. multi-step (on when topic notes are, :mod:`~zettelmem.engine.search_multistep`):
+   follow links and topic notes from the top hits, re-score what they reach against
+   the query from its stored vector, within a budget per step; with ``collapse``, a
+   member ranked below its topic note is covered by that hit instead of listed again.
 
 Every hit says which of these brought it (:class:`~zettelmem.engine.results.Reason`).
 """
@@ -48,7 +52,9 @@ async def hybrid_search(
     multistep: bool | None = None,
 ) -> list[SearchHit]:
     cfg = parts.settings.search
-    steps = cfg.multistep.model_copy(update={"enabled": multistep}) if multistep is not None else cfg.multistep
+    steps = cfg.multistep
+    if multistep is None:
+        multistep = steps.enabled if steps.enabled is not None else parts.settings.consolidation.enabled
     wanted = predicate(where)
 
     def keep(note: Note) -> bool:  # soft-forgotten notes never come back from search
@@ -87,9 +93,9 @@ async def hybrid_search(
                 why[i].append(Reason(kind="entity", score=cfg.entity_boost, via=", ".join(sorted(who))))
     if cfg.expand if expand is None else expand:
         await _expand(parts, scope, fused, why, notes, keep, cfg.expand_seeds, cfg.graph_weight, cfg.rrf_k)
-    if steps.enabled:
+    if multistep:
         state = Fusion(query=query, qvec=qvec, where=where, fused=fused, why=why, notes=notes, keep=keep,
-                       dense=[h.similarity for h in dense], floors=floors,
+                       floors=floors,
                        paths={i: [str(r.via)] for i, rs in why.items() for r in rs if r.kind == "graph"})
         await multistep_search(parts, scope, state)
     if where is None or where.current is None:
@@ -100,7 +106,7 @@ async def hybrid_search(
         for i in fused:
             fused[i] *= 1.0 + cfg.heat_weight * heat(notes[i])
     order = sorted(fused, key=lambda i: -fused[i])
-    if steps.enabled and steps.collapse:
+    if multistep and steps.collapse:
         order = collapse_members(order, notes)
     return [SearchHit(note=notes[i], score=fused[i], why=why[i], members=_members(notes[i])) for i in order[:k]]
 

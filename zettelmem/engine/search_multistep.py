@@ -55,7 +55,6 @@ class Fusion:
     why: dict[str, list[Reason]]
     notes: dict[str, Note]
     keep: Callable[[Note], bool]
-    dense: list[float]  # the dense list's similarities, best first
     floors: bool  # whether the minimum scores apply (enough candidates)
     vecs: dict[str, np.ndarray] = field(default_factory=dict)
     paths: dict[str, list[str]] = field(default_factory=dict)  # note -> notes walked to reach it
