@@ -33,8 +33,8 @@ DISTRACTORS = [f"Ana went to the city {x}" for x in ("park", "museum", "harbour"
 OTHERS = [f"Bob fixed the bike chain number {i}" for i in range(8)]
 
 
-#: the walk scores a reached note as its seed's x 0.9 (relevance ignored, once over the cosine floor)
-PATH_ONLY = MultiStepConfig(decay=0.9, relevance=0)
+#: two steps; a reached note scores its seed's x 0.9 (relevance ignored once over the cosine floor), no feedback
+PATH_ONLY = MultiStepConfig(steps=2, decay=0.9, relevance=0, feedback=0)
 
 
 def _settings(home: Path, graph: Any = None, **search: Any) -> Settings:
@@ -126,7 +126,7 @@ class _Reads:
 def test_each_step_reads_a_bounded_number_of_rows(tmp_path: Path, backend: tuple[Any, Scope],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     graph, scope = backend
-    budget = MultiStepConfig(steps=3, seeds=3, candidates=4)
+    budget = MultiStepConfig(steps=3, seeds=3, candidates=4, feedback=2)
     with Memory(_settings(tmp_path, graph, expand=False, multistep=budget)) as m:
         items = [f"The garden has {w} roses and tulips in bed {i}" for i, w in
                  enumerate(["red", "white", "pink", "yellow", "wild", "old", "tall", "small"] * 5)]
@@ -142,8 +142,9 @@ def test_each_step_reads_a_bounded_number_of_rows(tmp_path: Path, backend: tuple
     assert one_step[0] == [] and one_step[2] == []  # one step, expansion off: no links, no stored vectors
     assert len(reads.links) == budget.steps and all(n <= budget.seeds for n in reads.links)
     assert all(n <= budget.candidates + budget.seeds for n in reads.vectors)
-    # the first step's notes (dense + lexical lists), then at most `candidates` per step
-    assert reads.notes[0] <= 3 + 3 and all(n <= budget.candidates for n in reads.notes[1:])
+    # the first step's notes (dense + lexical lists), the feedback's (its two lists, as deep), then at
+    # most `candidates` per step
+    assert reads.notes[0] <= 3 + 3 and all(n <= max(budget.candidates, 3 + 3) for n in reads.notes[1:])
     assert sum(reads.notes) < len(ids) and any(r.kind == "step" for h in hits for r in h.why)
 
 
