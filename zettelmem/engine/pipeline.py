@@ -87,9 +87,10 @@ async def ingest(parts: EngineParts, chunk: list[MemoryInput], evolve: bool) -> 
         vecs = await parts.embed([m.content for m in chunk])
         stored = await candidates_many(parts, chunk, vecs, k)
         provisional = [note_from(cfg, m, Decision(draft=NoteDraft(built_by=USER))) for m in chunk]
+        rows = {n.id: vecs[j] for j, n in enumerate(provisional)}
         for i, m in enumerate(chunk):
             found = _with_earlier(stored[i], provisional, vecs, i, k, working)
-            await _offer_predecessor(parts, m, found, tails, working, vecs[i])
+            await _offer_predecessor(parts, m, found, tails, working, vecs[i], rows)
             _track_tail(m, provisional[i], tails)
             cands.append(found)
         decisions = await suite.joint.decide(chunk, cands)
@@ -119,9 +120,10 @@ async def ingest(parts: EngineParts, chunk: list[MemoryInput], evolve: bool) -> 
         if redo:
             vecs[redo] = await parts.embed([notes[i].embedding_text() for i in redo])
         stored = await candidates_many(parts, chunk, vecs, k)
+        rows = {n.id: vecs[j] for j, n in enumerate(notes)}
         for i, note in enumerate(notes):
             found = _with_earlier(stored[i], notes, vecs, i, k, working)
-            await _offer_predecessor(parts, chunk[i], found, tails, working, vecs[i])
+            await _offer_predecessor(parts, chunk[i], found, tails, working, vecs[i], rows)
             _track_tail(chunk[i], note, tails)
             found = truth.usable(found)
             cands.append(found)
@@ -173,9 +175,13 @@ def _track_tail(item: MemoryInput, note: Note, tails: dict[str, str]) -> None:
 
 async def _offer_predecessor(
     parts: EngineParts, item: MemoryInput, found: list[Candidate], tails: dict[str, str], working: dict[str, Note],
-    vec: np.ndarray,
+    vec: np.ndarray, chunk_vecs: dict[str, np.ndarray],
 ) -> None:
-    """Offer the previous turn of the same session, even when it is not among the most similar."""
+    """Offer the previous turn of the same session, even when it is not among the most similar.
+
+    ``chunk_vecs`` holds the vectors of the chunk's notes: the previous turn is usually
+    in the same chunk, and its vector is already at hand.
+    """
     session = item.provenance.session
     if session is None:
         return
@@ -186,9 +192,11 @@ async def _offer_predecessor(
     prev = working.get(prev_id) or (await parts.graph.aget_notes(item.scope, [prev_id]))[0]
     if prev is None:
         return
-    stored = await asyncio.to_thread(parts.vectors.get_vectors, [prev_id], item.scope)
-    pvec = stored.get(prev_id)
-    if pvec is None:  # written in this chunk: embed its text (rare, one text)
+    pvec = chunk_vecs.get(prev_id)
+    if pvec is None:
+        stored = await asyncio.to_thread(parts.vectors.get_vectors, [prev_id], item.scope)
+        pvec = stored.get(prev_id)
+    if pvec is None:  # neither in this chunk nor stored (a repair case): embed its text
         pvec = (await parts.embed([prev.embedding_text()]))[0]
     found.append(Candidate(note=prev, similarity=float(pvec @ vec)))
 
