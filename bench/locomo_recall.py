@@ -317,7 +317,7 @@ def run_zettelmem(
                 else:
                     timing[name]["rankings"] = ranked
                     _add_time(timing, name, 0.0, time.perf_counter() - t2, len(questions),
-                              note=f"searches the {variant} store; ")
+                              note=f"searches the {variant} store")
             stats = mem.stats(scope)
         finally:
             mem.close()
