@@ -56,7 +56,7 @@ def backend(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Scope]]:
         return
     store = request.getfixturevalue("neo4j_store")
     yield request.getfixturevalue("neo4j_config"), scope
-    purge_neo4j(store, [scope], tag)
+    purge_neo4j(store, [scope, Scope(user_id=scope.user_id + "x")], tag)  # and the look-alike scope
 
 
 def _chain(m: Memory, scope: Scope) -> dict[str, str]:
@@ -84,6 +84,18 @@ def test_a_fact_two_hops_away_is_found_by_multistep_only(tmp_path: Path, backend
     labels = {ids[FIRST]: "FIRST", ids[MIDDLE]: "MIDDLE"}
     assert "step 3: via link relates_to from MIDDLE" in got[ids[FAR]].explain(labels)
     assert "path FIRST → MIDDLE" in got[ids[FAR]].explain(labels)
+
+
+def test_the_walk_never_returns_what_search_hides(tmp_path: Path, backend: tuple[Any, Scope]) -> None:
+    graph, scope = backend
+    with Memory(_settings(tmp_path, graph)) as m:
+        ids = _chain(m, scope)
+        assert ids[FAR] in [h.note.id for h in m.search(QUERY, scope=scope, k=4, multistep=True)]
+        m.forget(ids[FAR], scope)  # soft: hidden from search, kept for history
+        assert ids[FAR] not in [h.note.id for h in m.search(QUERY, scope=scope, k=20, multistep=True)]
+        other = Scope(user_id=scope.user_id + "x")  # look-alike scope: the walk never leaves its own
+        m.add(FIRST, scope=other)
+        assert all(h.note.scope == other for h in m.search(QUERY, scope=other, k=20, multistep=True))
 
 
 def test_multistep_is_a_setting_and_a_search_argument(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ import asyncio
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -63,7 +64,10 @@ class Fusion:
         return sorted(self.fused, key=lambda i: (-self.fused[i], i))[:n]
 
 
-def _hop(link: Link, seed: str) -> str:
+Hop = Literal["topic", "member", "link"]
+
+
+def _hop(link: Link, seed: str) -> Hop:
     if link.relation != Relation.SUMMARIZES:
         return "link"
     return "topic" if link.source == seed else "member"
@@ -134,7 +138,7 @@ async def _step(parts: EngineParts, scope: Scope, state: Fusion, cfg: MultiStepC
         state.paths[i] = [*path, seed]
         reasons = [r for r in state.why.get(i, []) if r.kind != "step"]  # the better path replaces a worse one
         state.why[i] = [*reasons, Reason(kind="step", rank=n, score=cos, via=seed, relation=lk.relation,
-                                          weight=lk.weight, hop=_hop(lk, seed), path=path)]  # type: ignore[arg-type]
+                                          weight=lk.weight, hop=_hop(lk, seed), path=path)]
     return True
 
 
