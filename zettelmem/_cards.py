@@ -138,7 +138,7 @@ def reason_text(reason: Reason, labels: Mapping[str, str] | None = None) -> str:
 def _step_text(reason: Reason, labels: Mapping[str, str]) -> str:
     """A multi-step reason: the hop that reached the note and the path before it."""
     if reason.hop == "feedback":
-        return f"step {reason.rank}: query fed back with {reason.via} (cosine {reason.score or 0:.3f})"
+        return f"step {reason.rank}: query fed back with {reason.via} (score {reason.score or 0:.3f})"
 
     def name(i: str) -> str:
         return labels.get(i, i[:8])

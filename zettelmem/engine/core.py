@@ -231,8 +231,9 @@ class AsyncMemory:
                      multistep: bool | None = None) -> builtins.list[SearchHit]:
         """Hybrid search (dense + BM25 + graph expansion, fused by RRF), with reasons.
 
-        ``multistep`` (default: ``settings.search.multistep.enabled``) follows links and topic
-        notes from the hits for a bounded number of steps (:mod:`~zettelmem.engine.search_multistep`).
+        ``multistep`` follows links and topic notes from the hits for a bounded number of steps
+        (:mod:`~zettelmem.engine.search_multistep`); default ``settings.search.multistep.enabled``,
+        whose default is on exactly when consolidation (topic notes) is.
         """
         query, k, where = check.query(query), check.k(k), check.filter_(where)
         scope, expand = check.scope(scope), check.optional_bool(expand, "expand")
