@@ -69,9 +69,10 @@ from bench.locomo_data import (  # noqa: E402
 BASELINES = ("bm25", "dense", "hybrid")
 #: zettelmem (topic notes on, so multi-step search on) and its ablations: one-step search (multi-step
 #: off, on the same store), no topic notes (consolidation and so multi-step off; and the same store
-#: searched with multi-step forced on), no links at all
+#: searched with multi-step forced on), no links at all, no truth maintenance (``zettelmem`` with
+#: ``AgentsConfig(truth=False)``: no supersession, no merged repeats)
 VARIANTS = ("zettelmem", "zettelmem-nomultistep", "zettelmem-noconsol", "zettelmem-noconsol-multistep",
-            "zettelmem-nolinks")
+            "zettelmem-nolinks", "zettelmem-notruth")
 #: variants that search another variant's store with other search arguments (built once, searched twice)
 SHARED_STORE: dict[str, tuple[str, dict[str, Any]]] = {
     "zettelmem-nomultistep": ("zettelmem", {"multistep": False}),
@@ -258,6 +259,8 @@ def _variant_settings(variant: str, home: str) -> Any:
         return Settings(home=home)
     if variant == "zettelmem-nolinks":
         return Settings(home=home, agents=AgentsConfig(max_links=0))
+    if variant == "zettelmem-notruth":
+        return Settings(home=home, consolidation=ConsolidationConfig(enabled=True), agents=AgentsConfig(truth=False))
     raise ValueError(variant)
 
 

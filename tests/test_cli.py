@@ -200,7 +200,7 @@ def test_evolve_pass(runner, home):
 
 def test_consolidate_pass(runner, home):
     first = ok_json(runner, home, "consolidate")
-    assert set(first) == {"created", "extended", "grouped", "changes"}
+    assert set(first) == {"created", "extended", "grouped", "changes", "demoted"}
     again = ok_json(runner, home, "consolidate")  # idempotent: every note already placed or alone
     assert again["created"] == [] and again["grouped"] == 0
     res = run(runner, home, "consolidate")

@@ -115,7 +115,7 @@ class MemoryMachine(RuleBasedStateMachine):
     def _open(self) -> Memory:
         extra: dict[str, Any] = {"graph": self.neo4j} if self.neo4j is not None else {}
         # the plain model stores every memory it is given: truth maintenance (repeats become
-        # mentions, supersessions close notes) has its own tests (test_truth_engine.py)
+        # mentions, supersessions close notes) has its own tests (zettelmem/testing/truth.py, test_truth_engine.py)
         return Memory(Settings(home=self.home, embedding=HashingEmbeddingConfig(dims=64), use_llm=False,
                                agents=AgentsConfig(truth=False), **extra))
 

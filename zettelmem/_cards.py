@@ -132,6 +132,8 @@ def reason_text(reason: Reason, labels: Mapping[str, str] | None = None) -> str:
         return f"entity: names {reason.via}"
     if reason.kind == "superseded":
         return f"superseded: closed, ranked below current notes (score x{score:g})"
+    if reason.kind == "cold":
+        return f"cold: rarely read, demoted by a consolidate pass (score x{score:g})"
     return f"{reason.kind} #{reason.rank} ({score:.3f})"
 
 

@@ -160,6 +160,11 @@ class ConsolidationConfig(StrictModel):
     max_members: int = Field(default=8, ge=2, le=64)
     join_threshold: float = Field(default=0.4, ge=-1.0, le=1.0)  # cosine to a topic note's mean vector
     candidates: int = Field(default=8, ge=1, le=50)
+    # cold-note demotion (MemoryOS heat; zettelmem/engine/heat.py), off by default: a pass marks a note
+    # read at most `cold_reads` times and not read (or, never read, not written) for `cold_days` days
+    demote_cold: bool = False
+    cold_days: float = Field(default=90.0, ge=0.0)
+    cold_reads: int = Field(default=0, ge=0)
 
 
 class MultiStepConfig(StrictModel):
@@ -205,6 +210,7 @@ class SearchConfig(StrictModel):
     min_score_notes: int = 10
     superseded_weight: float = 0.3  # score factor of a superseded (closed) note: current facts rank first
     heat_weight: float = 0.0  # recency/frequency-of-access bonus (engine/access.py); off: it did not help
+    cold_weight: float = 1.0  # score factor of a note demoted as cold (engine/heat.py); 1: ranking ignores it
     multistep: MultiStepConfig = Field(default_factory=MultiStepConfig)
 
 

@@ -36,7 +36,7 @@ __all__ = [
 #: Note attributes an evolution pass may rewrite.
 EVOLVABLE_FIELDS: tuple[str, ...] = ("keywords", "tags", "context", "memory_type")
 #: Note fields only truth maintenance and ``forget`` rewrite (through Changes of their own kinds).
-TRUTH_FIELDS: tuple[str, ...] = ("valid_to", "mentions", "last_seen", "sources", "forgotten")
+TRUTH_FIELDS: tuple[str, ...] = ("valid_to", "mentions", "last_seen", "sources", "forgotten", "cold")
 
 
 def utcnow() -> datetime:
@@ -170,11 +170,12 @@ class Note(BaseModel):
     last_seen: datetime | None = None  # when it was last stated again
     sources: list[Provenance] = Field(default_factory=list)  # provenance of each later mention
     forgotten: bool = False  # soft-forgotten: closed and hidden from search, kept for history
+    cold: datetime | None = None  # when a consolidate pass demoted it as cold (engine/heat.py); None: warm
     #: Evolvable fields a user edit set: automatic evolution leaves them alone until unpinned.
     pinned: list[str] = Field(default_factory=list)
 
     @field_validator(
-        "created_at", "updated_at", "event_time", "valid_from", "valid_to", "last_accessed", "last_seen"
+        "created_at", "updated_at", "event_time", "valid_from", "valid_to", "last_accessed", "last_seen", "cold"
     )
     @classmethod
     def _aware_times(cls, value: datetime | None) -> datetime | None:
@@ -216,7 +217,7 @@ def coerce_fields(fields: dict[str, Any]) -> dict[str, Any]:
     for name, value in fields.items():
         if name == "memory_type":
             value = MemoryType(str(value))
-        elif name in ("valid_to", "last_seen") and isinstance(value, str):
+        elif name in ("valid_to", "last_seen", "cold") and isinstance(value, str):
             value = _aware(datetime.fromisoformat(value))
         elif name == "sources":
             value = [Provenance.model_validate(v) for v in value or []]
@@ -267,7 +268,7 @@ class Change(BaseModel):
     trigger: str | None = None  # the note whose arrival caused it
     agent: BuiltBy = Field(default_factory=BuiltBy)
     kind: Literal["evolve", "update", "revert", "rejected", "consolidate", "supersede", "mention", "merge",
-                  "forget"] = "evolve"
+                  "forget", "demote"] = "evolve"
     reverts: str | None = None  # change id, for kind == "revert"
     created_at: datetime = Field(default_factory=utcnow)
 

@@ -32,6 +32,7 @@ __all__ = [
     "EvolutionProposal",
     "Evolver",
     "JointAgent",
+    "JudgingLinker",
     "LinkProposal",
     "Linker",
     "MemoryInput",
@@ -129,6 +130,20 @@ class Linker(Protocol):
     """Chooses links from a new note to offered candidates."""
 
     async def link(self, note: Note, candidates: Sequence[Candidate]) -> list[LinkProposal]: ...
+
+
+@runtime_checkable
+class JudgingLinker(Protocol):
+    """A linker that gives truth verdicts in the same call (the LLM linker of the staged suite).
+
+    ``link_judged`` returns the links and the linker's verdicts (its ``supersedes`` /
+    ``contradicts`` links and the candidates the note duplicates), or None for the
+    verdicts when it could not judge (a failed call answered by the offline linker).
+    """
+
+    async def link_judged(
+        self, note: Note, candidates: Sequence[Candidate]
+    ) -> tuple[list[LinkProposal], list[TruthVerdict] | None]: ...
 
 
 @runtime_checkable

@@ -8,14 +8,17 @@ becomes a new mention of the older note instead of a second note.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal, Protocol, runtime_checkable
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from zettelmem.models import BuiltBy, Note
+from zettelmem.models import BuiltBy, Note, Relation
 
-__all__ = ["TruthJudge", "TruthVerdict", "VerdictKind"]
+if TYPE_CHECKING:
+    from zettelmem.agents.base import LinkProposal
+
+__all__ = ["TruthJudge", "TruthVerdict", "VerdictKind", "link_verdicts"]
 
 VerdictKind = Literal["supersedes", "contradicts", "duplicates"]
 
@@ -37,3 +40,10 @@ class TruthJudge(Protocol):
     """Decides, for a new note and its offered candidates, which ones it updates, contradicts or repeats."""
 
     def judge(self, note: Note, candidates: Sequence[tuple[Note, float]]) -> list[TruthVerdict]: ...
+
+
+def link_verdicts(links: Iterable[LinkProposal], agent: BuiltBy) -> list[TruthVerdict]:
+    """The ``supersedes`` / ``contradicts`` links an agent proposed, as its verdicts (same rationale)."""
+    return [TruthVerdict(target_id=p.target_id, verdict="supersedes" if p.relation == Relation.SUPERSEDES
+                         else "contradicts", confidence=p.weight, rationale=p.rationale, agent=agent)
+            for p in links if p.relation in (Relation.SUPERSEDES, Relation.CONTRADICTS)]

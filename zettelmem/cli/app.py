@@ -373,10 +373,11 @@ def consolidate(
         report = mem.consolidate(ids, st.scope)
     if st.json or as_json:
         print_json({"created": report.created, "extended": report.extended, "grouped": report.grouped,
-                    "changes": [c.model_dump(mode="json") for c in report.changes]})
+                    "changes": [c.model_dump(mode="json") for c in report.changes], "demoted": report.demoted})
         return
+    cold = f"; {len(report.demoted)} cold notes demoted" if report.demoted else ""
     console.print(f"{len(report.created)} topic notes created, {len(report.extended)} extended; "
-                  f"{report.grouped} notes placed.", markup=False)
+                  f"{report.grouped} notes placed{cold}.", markup=False)
 
 
 @app.command()

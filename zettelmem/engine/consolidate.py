@@ -19,6 +19,9 @@ them in ``metadata["members"]``, and every membership change is a versioned,
 revertible :class:`~zettelmem.models.Change` (``kind="consolidate"``). Members are
 never rewritten. Search returns a topic note like any note, with the members it
 covers (:attr:`~zettelmem.engine.results.SearchHit.members`).
+
+A pass also demotes cold notes among those it is given when
+``ConsolidationConfig.demote_cold`` is on (:mod:`zettelmem.engine.heat`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from zettelmem.engine.evolution import with_change
+from zettelmem.engine.heat import demote_cold
 from zettelmem.engine.parts import EngineParts
 from zettelmem.engine.pipeline import text_hash
 from zettelmem.filters import Filter
@@ -53,6 +57,7 @@ class ConsolidationReport:
     extended: list[str] = field(default_factory=list)  # topic notes that gained members
     grouped: int = 0  # notes that joined a topic note in this pass
     changes: list[Change] = field(default_factory=list)
+    demoted: list[str] = field(default_factory=list)  # notes demoted as cold (engine/heat.py; off by default)
 
 
 def is_topic(note: Note) -> bool:
@@ -240,4 +245,5 @@ async def consolidate(parts: EngineParts, scope: Scope, note_ids: Sequence[str])
     await run.vectors_of([n.id for n in notes])
     for note in notes:
         await run.place(note)
+    run.report.demoted = [c.note_id for c in await demote_cold(parts, scope, note_ids)]  # off unless configured
     return run.report

@@ -294,7 +294,7 @@ class AsyncMemory:
             if change.kind == "rejected":
                 raise InvalidInput(f"change {change_id} was rejected, there is nothing to revert")
             note = await self.get(change.note_id, scope)
-            if change.kind in TRUTH_KINDS:  # supersede, mention, merge, forget
+            if change.kind in TRUTH_KINDS:  # supersede, mention, merge, forget, demote
                 return await revert_truth(self.parts, change, note)
             return await write_change(self.parts, note, dict(change.before), f"revert of {change_id}", "revert",
                                       USER, reverts=change_id)
@@ -360,11 +360,13 @@ class AsyncMemory:
         """Gather notes into topic notes (default: every note of the scope not yet in one).
 
         See :mod:`zettelmem.engine.consolidate`. Idempotent: a note already in a topic
-        note is left where it is; members are never rewritten.
+        note is left where it is; members are never rewritten. With
+        ``consolidation.demote_cold`` on, cold notes are demoted (:mod:`zettelmem.engine.heat`).
         """
         scope = self._scope(check.scope(scope))
         note_ids = None if note_ids is None else check.note_ids(note_ids)
         async with self._write_lock:
+            await self.access.flush(self.graph)  # cold-note demotion reads the access counts
             return await consolidate(self.parts, scope, list(note_ids) if note_ids is not None
                                      else await self._all_ids(scope))
 

@@ -16,7 +16,17 @@ from typing import Any, Literal
 
 import numpy as np
 
-from zettelmem.agents.base import Candidate, Decision, EvolutionProposal, MemoryInput, NoteDraft
+from zettelmem.agents.base import (
+    Candidate,
+    Decision,
+    EvolutionProposal,
+    JudgingLinker,
+    Linker,
+    LinkProposal,
+    MemoryInput,
+    NoteDraft,
+    TruthVerdict,
+)
 from zettelmem.agents.offline.truth import OfflineTruthJudge
 from zettelmem.config import AgentsConfig
 from zettelmem.engine.evolution import USER, apply_decision, with_change
@@ -132,8 +142,14 @@ async def ingest(parts: EngineParts, chunk: list[MemoryInput], evolve: bool) -> 
             if merged is not None:  # a repeat or near-duplicate: a mention of an older note
                 results.append(merged)
                 continue
+            links, said = await _link(suite.linker, note, found)
+            if said is not None:  # a linker that judged in the same call (the staged LLM linker)
+                verdicts = truth.with_judged(said, verdicts) if cfg.truth else []
+                merged = truth.collapse(note, found, said, working)
+                if merged is not None:  # the model's duplicate, past the guards: a mention, not a note
+                    results.append(merged)
+                    continue
             working[note.id] = note
-            links = await suite.linker.link(note, found)
             evols: list[EvolutionProposal] = []
             if evolve and links:
                 offered = {c.note.id: c.note for c in found}
@@ -154,6 +170,14 @@ async def ingest(parts: EngineParts, chunk: list[MemoryInput], evolve: bool) -> 
     for j, r in enumerate(results):  # one chunk's spend, reported once
         r.usage = delta if j == 0 else Usage()
     return results
+
+
+async def _link(linker: Linker, note: Note, found: list[Candidate]) -> tuple[list[LinkProposal],
+                                                                              list[TruthVerdict] | None]:
+    """The linker's links, and its verdicts when it judges in the same call (else None)."""
+    if isinstance(linker, JudgingLinker):
+        return await linker.link_judged(note, found)
+    return list(await linker.link(note, found)), None
 
 
 def _with_earlier(found: list[Candidate], notes: Sequence[Note], vecs: np.ndarray, i: int, k: int,

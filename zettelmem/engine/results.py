@@ -41,7 +41,7 @@ class AddResult(BaseModel):
 class Reason(BaseModel):
     """One reason a search hit came back."""
 
-    kind: Literal["dense", "lexical", "thread", "entity", "graph", "superseded", "step"]
+    kind: Literal["dense", "lexical", "thread", "entity", "graph", "superseded", "cold", "step"]
     rank: int | None = None  # 1-based rank in that retriever's list; step: the step number
     score: float | None = None  # cosine (dense, step), BM25 (lexical), propagated score (graph)
     via: str | None = None  # graph, step: the hit this one was reached from; entity: the names matched

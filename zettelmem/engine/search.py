@@ -100,6 +100,11 @@ async def hybrid_search(
         await multistep_search(parts, scope, state)
     if where is None or where.current is None:
         demote_closed(fused, why, notes, cfg.superseded_weight)
+    if cfg.cold_weight != 1.0:  # notes a consolidate pass demoted as cold (engine/heat.py)
+        for i in fused:
+            if notes[i].cold is not None:
+                fused[i] *= cfg.cold_weight
+                why[i].append(Reason(kind="cold", score=cfg.cold_weight))
     if cfg.heat_weight:
         from zettelmem.engine.access import heat
 

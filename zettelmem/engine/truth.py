@@ -7,10 +7,14 @@ offered, before the note is linked:
   forgotten) does not become a second note: the older note gets a ``mention``
   Change (``mentions`` + 1, ``last_seen``, the new provenance appended to
   ``sources``);
-* a **near-duplicate** (a ``duplicates`` verdict that passes the guards:
-  offered id, open note, cosine >= ``MERGE_FLOOR``, unchanged version) is merged
-  the same way by a ``merge`` Change that keeps both provenances and quotes the
-  merged text in its rationale;
+* a **near-duplicate** (a ``duplicates`` verdict -- the offline judge's, or an
+  LLM reply's ``duplicates`` list -- that passes the guards: an offered id, an
+  open note of the same scope, cosine >= ``MERGE_FLOOR`` and the grounding of
+  :func:`grounded`) is merged the same way by a ``merge`` Change that keeps both
+  provenances and quotes the merged text in its rationale. A verdict naming an id
+  that was not offered is dropped (``AddResult.dropped``); one that fails the
+  cosine or grounding guard is refused with an audited ``rejected`` Change on the
+  older note, and the memory is stored as a note of its own;
 * after linking, a ``supersedes`` verdict closes the older note (``valid_to`` =
   the new note's event time, else its creation time) with a ``supersede``
   Change and a ``supersedes`` link from the new note; ``contradicts`` only
@@ -27,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from zettelmem.agents.base import Candidate, Decision
 from zettelmem.agents.offline.truth import OfflineTruthJudge, body_of, names_in, normalise, speaker_of
-from zettelmem.agents.verdicts import TruthJudge, TruthVerdict
+from zettelmem.agents.verdicts import TruthJudge, TruthVerdict, link_verdicts
 from zettelmem.engine.results import AddResult
 from zettelmem.models import BuiltBy, Change, Link, Note, Relation, Scope, coerce_fields, utcnow
 
@@ -40,8 +44,9 @@ __all__ = ["MERGE_FLOOR", "TRUTH_KINDS", "ChunkTruth", "counter_key", "grounded"
 MERGE_FLOOR = 0.6
 ENGINE = BuiltBy(kind="offline", agent="truth-engine", version="1")
 _KINDS = ("mention", "merge", "supersede", "contradict")
-#: Change kinds written by truth maintenance and ``forget`` (reverted by :func:`~zettelmem.engine.truth_revert.revert_truth`).
-TRUTH_KINDS = ("supersede", "mention", "merge", "forget")
+#: Change kinds written by truth maintenance, ``forget`` and cold-note demotion (reverted by
+#: :func:`~zettelmem.engine.truth_revert.revert_truth`).
+TRUTH_KINDS = ("supersede", "mention", "merge", "forget", "demote")
 
 
 def counter_key(scope: Scope | None, kind: str) -> str:
@@ -67,6 +72,8 @@ class ChunkTruth:
     enabled: bool = True
     judge: TruthJudge = field(default_factory=OfflineTruthJudge)
     merged: dict[str, str] = field(default_factory=dict)  # dropped new note id -> note it became a mention of
+    #: new note id -> (ids its verdicts named that were not offered, refused merges), put on its result
+    held: dict[str, tuple[list[str], list[Change]]] = field(default_factory=dict)
     counts: dict[tuple[Scope, str], int] = field(default_factory=dict)
 
     def _count(self, scope: Scope, kind: str) -> None:
@@ -78,22 +85,26 @@ class ChunkTruth:
 
     def verdicts(self, note: Note, found: Sequence[Candidate], decision: Decision | None,
                  working: dict[str, Note]) -> list[TruthVerdict]:
+        """The verdicts to apply for ``note``: an LLM decision's own, else the suite's judge's."""
         if not self.enabled:
             return []
-        if decision is not None and decision.verdicts is not None:
+        llm = decision is not None and decision.draft.built_by.kind == "llm"
+        if decision is not None and decision.verdicts is not None and not llm:
             return list(decision.verdicts)
         judged = list(self.judge.judge(note, [(working.get(c.note.id, c.note), c.similarity) for c in found]))
-        if decision is None or decision.draft.built_by.kind != "llm":
+        if decision is None or not llm:
             return judged
-        # An LLM's joint reply already says "supersedes" / "contradicts" in its typed links (same call,
-        # with a rationale): those are its verdicts. It has no word for a repeat, so duplicates come
-        # from the offline judge, and only for notes the model did not judge otherwise.
-        said = [TruthVerdict(target_id=p.target_id, verdict="supersedes" if p.relation == Relation.SUPERSEDES
-                             else "contradicts", confidence=p.weight, rationale=p.rationale,
-                             agent=decision.draft.built_by)
-                for p in decision.links if p.relation in (Relation.SUPERSEDES, Relation.CONTRADICTS)]
-        judged_ids = {v.target_id for v in said}
-        return said + [v for v in judged if v.verdict == "duplicates" and v.target_id not in judged_ids]
+        # An LLM's joint reply judges in the same call: its "supersedes" / "contradicts" links and its
+        # "duplicates" list (Decision.verdicts; an agent that leaves verdicts unset is read from its links).
+        said = list(decision.verdicts) if decision.verdicts is not None else link_verdicts(
+            decision.links, decision.draft.built_by)
+        return self.with_judged(said, judged)
+
+    @staticmethod
+    def with_judged(said: Sequence[TruthVerdict], judged: Sequence[TruthVerdict]) -> list[TruthVerdict]:
+        """A model's verdicts, plus the offline judge's duplicates for notes the model did not judge."""
+        ids = {v.target_id for v in said}
+        return [*said, *(v for v in judged if v.verdict == "duplicates" and v.target_id not in ids)]
 
     # -- before linking: repeats and near-duplicates ------------------------------------------------
     def collapse(self, note: Note, found: Sequence[Candidate], verdicts: Sequence[TruthVerdict],
@@ -107,15 +118,44 @@ class ChunkTruth:
             if old.scope == note.scope and old.valid_to is None and normalise(old.content) == key and speaker_of(old) == who:
                 return self._mention(note, old, "mention", "exact repeat of this note", ENGINE, working)
         sims = {c.note.id: c.similarity for c in found}
-        dups = sorted((v for v in verdicts if v.verdict == "duplicates" and v.target_id in sims),
-                      key=lambda v: -sims[v.target_id])
+        dups = sorted((v for v in verdicts if v.verdict == "duplicates"), key=lambda v: -sims.get(v.target_id, 0.0))
         for v in dups:
+            if v.target_id not in sims or v.target_id == note.id or v.target_id in self.merged:
+                self._held(note.id)[0].append(v.target_id)  # not offered: dropped, recorded on the result
+                continue
             old = working.get(v.target_id) or next(c.note for c in found if c.note.id == v.target_id)
-            if old.valid_to is not None or old.forgotten or sims[v.target_id] < MERGE_FLOOR or old.scope != note.scope:
+            if old.valid_to is not None or old.forgotten or old.scope != note.scope:
+                continue  # closed: nothing to merge into, the memory is stored as a note
+            refused = self._refused(note, old, sims[v.target_id])
+            if refused is not None:  # whoever proposed it: audited, and the memory is stored as a note
+                self._held(note.id)[1].append(Change(
+                    note_id=old.id, scope=old.scope, version_before=old.version, version_after=old.version,
+                    before={"mentions": old.mentions}, after={"mentions": old.mentions + 1}, trigger=None,
+                    agent=v.agent, kind="rejected", rationale=f"rejected: {refused}. {v.rationale[:400]}"))
                 continue
             why = f"merged near-duplicate {note.content[:300]!r}: {v.rationale}"
-            return self._mention(note, old, "merge", why, v.agent, working)
+            result = self._mention(note, old, "merge", why, v.agent, working)
+            self._attach(note.id, result)
+            return result
         return None
+
+    @staticmethod
+    def _refused(note: Note, old: Note, similarity: float) -> str | None:
+        """Why a ``duplicates`` verdict may not merge ``note`` into ``old``, or None."""
+        if similarity < MERGE_FLOOR:
+            return f"merge not supported: cosine {similarity:.2f} is below {MERGE_FLOOR:.2f}"
+        if not grounded(note, old):
+            return "merge not supported by the texts (no shared term, no shared speaker)"
+        return None
+
+    def _held(self, note_id: str) -> tuple[list[str], list[Change]]:
+        return self.held.setdefault(note_id, ([], []))
+
+    def _attach(self, note_id: str, result: AddResult) -> None:
+        """Put the dropped ids and refused merges recorded for ``note_id`` on its result."""
+        dropped, rejected = self.held.pop(note_id, ([], []))
+        result.dropped += dropped
+        result.rejected += rejected
 
     def _mention(self, note: Note, old: Note, kind: Literal["mention", "merge"], why: str, agent: BuiltBy,
                  working: dict[str, Note]) -> AddResult:
@@ -136,6 +176,7 @@ class ChunkTruth:
         """Close superseded notes and link both kinds of verdict from the new note."""
         result.links = [lk for lk in result.links if lk.target not in self.merged]
         result.changes = [c for c in result.changes if c.note_id not in self.merged]
+        self._attach(note.id, result)
         if not self.enabled:
             return
         offered = {c.note.id for c in found}

@@ -64,7 +64,7 @@ class DroppedId:
     """An id the model wrote that was not offered to it (or not usable there)."""
 
     task: str
-    kind: str  # "memory" | "link" | "evolution"
+    kind: str  # "memory" | "link" | "evolution" | "duplicate"
     id: str  # exactly as the model wrote it
     reason: str
 

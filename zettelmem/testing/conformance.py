@@ -14,6 +14,11 @@ wrote, so a shared server can host the suite; override :meth:`purge` to remove
 what the contract cannot (meta keys, stray changes). The reference semantics are
 :mod:`zettelmem.filters`' ``predicate``; ``test_filter_compilers_agree`` checks
 the backend and ``chroma_where`` (on an in-memory Chroma) against it.
+
+The suite also drives the engine over the backend through ``Memory`` (truth
+maintenance, duplicates, forgetting, cold-note demotion), inherited from
+:class:`~zettelmem.testing.truth.TruthConformance`: a backend other than the
+embedded NetworkX store overrides its ``open_memory`` (and may override ``traces``).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from zettelmem.stores.base import (
     PutMeta,
     PutNotes,
 )
+from zettelmem.testing.truth import TruthConformance
 from zettelmem.vectors.base import vector_metadata
 
 __all__ = ["T0", "GraphStoreConformance", "drop_chroma_collection", "make_note", "purge_neo4j"]
@@ -125,8 +131,8 @@ _filters = st.builds(
 )
 
 
-class GraphStoreConformance:
-    """The behaviour every GraphStore must share with the NetworkX reference."""
+class GraphStoreConformance(TruthConformance):
+    """The behaviour every GraphStore must share with the NetworkX reference (and the engine over it)."""
 
     #: True when the store holds only what the current test wrote (exact global counts).
     exclusive: bool = False

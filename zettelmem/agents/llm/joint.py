@@ -8,6 +8,10 @@ still leaves out gets one targeted call of its own; a call that fails for good
 (after retries and one repair), a spent budget, or a memory still missing sends
 those memories to the offline agents, labelled in ``built_by`` (or, with
 ``required``, raises :class:`~zettelmem.errors.LLMRequired`).
+
+Each decision carries the model's truth verdicts (``Decision.verdicts``): its
+``supersedes`` / ``contradicts`` links and the offered notes an entry lists under
+``duplicates``; the engine guards them (:mod:`zettelmem.engine.truth`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from zettelmem.agents.llm.mapping import (
     memory_view,
     note_view,
     unshare,
+    verdicts_from,
 )
 from zettelmem.agents.llm.render import render_joint
 from zettelmem.agents.llm.runtime import Runtime, fallback_reason
@@ -139,4 +144,7 @@ class JointLLMAgent:
                 agent=rt.built_by(TASK),
             )
         draft = draft_from(entry, item, limits, rt.built_by(TASK))
-        return Decision(draft=draft, links=links, evolutions=evolutions)
+        # the model's verdicts, from the same reply: supersedes / contradicts links and duplicates
+        verdicts = verdicts_from(links, entry.duplicates, note_ids, offered, meter=rt.meter, task=TASK,
+                                 agent=draft.built_by)
+        return Decision(draft=draft, links=links, evolutions=evolutions, verdicts=verdicts)

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from zettelmem.agents.base import EvolutionProposal, LinkProposal, MemoryInput, NoteDraft
-from zettelmem.agents.llm.schemas import EvolveOut, Limits, LinkOut, MemoryView, NoteAttrs, NoteView
+from zettelmem.agents.llm.schemas import DuplicateOut, EvolveOut, Limits, LinkOut, MemoryView, NoteAttrs, NoteView
+from zettelmem.agents.verdicts import TruthVerdict, link_verdicts
 from zettelmem.llm.accounting import UsageMeter
 from zettelmem.models import BuiltBy, MemoryType, Note, Relation
 from zettelmem.text import clean_labels
@@ -29,6 +30,7 @@ __all__ = [
     "note_view",
     "parse_time",
     "unshare",
+    "verdicts_from",
 ]
 
 T = TypeVar("T", bound=NoteAttrs)
@@ -290,3 +292,32 @@ def evolutions_from(
             )
         )
     return proposals
+
+
+def verdicts_from(
+    links: Sequence[LinkProposal],
+    duplicates: Sequence[DuplicateOut],
+    ids: IdMap,
+    offered: set[str],
+    *,
+    meter: UsageMeter,
+    task: str,
+    agent: BuiltBy,
+) -> list[TruthVerdict]:
+    """The model's truth verdicts: its ``supersedes`` / ``contradicts`` links (already
+    mapped) and the offered notes it says the memory duplicates (others dropped and
+    recorded, one per note). The engine guards them like any agent's verdicts."""
+    out = link_verdicts(links, agent)
+    seen: set[str] = set()
+    for dup in duplicates:
+        real = ids.real(dup.target)
+        if real is None or real not in offered:
+            reason = "not offered" if real is None else "not offered to this memory"
+            meter.record_dropped(task, "duplicate", dup.target, reason)
+            continue
+        if real in seen:
+            continue
+        seen.add(real)
+        out.append(TruthVerdict(target_id=real, verdict="duplicates", confidence=0.9,
+                                rationale=_clean_context(dup.rationale) or "the model: same fact", agent=agent))
+    return out

@@ -55,9 +55,9 @@ __all__ = [
 
 #: The prompt file each task uses (pinned: a new version is a new file and a code change).
 PROMPT_FILES: dict[str, str] = {
-    "joint": "joint_v2.md",
+    "joint": "joint_v3.md",
     "build": "build_v2.md",
-    "link": "link_v1.md",
+    "link": "link_v2.md",
     "evolve": "evolve_v1.md",
 }
 

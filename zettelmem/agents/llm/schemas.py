@@ -21,6 +21,7 @@ from zettelmem.models import MemoryType, Relation
 __all__ = [
     "BuildContext",
     "BuildEntry",
+    "DuplicateOut",
     "EvolveContext",
     "EvolveOut",
     "EvolveReply",
@@ -203,6 +204,15 @@ class EvolveOut(BaseModel):
     _type = field_validator("memory_type", mode="before")(_lower)
 
 
+class DuplicateOut(BaseModel):
+    """An offered note the new memory repeats (same fact, other words): recorded as a mention of it."""
+
+    model_config = _LEAN
+
+    target: str  # a short id, e.g. n1
+    rationale: str = ""
+
+
 class JointEntry(NoteAttrs):
     """Everything decided about one new memory."""
 
@@ -210,6 +220,7 @@ class JointEntry(NoteAttrs):
 
     links: list[LinkOut] = Field(default_factory=list)
     evolve: list[EvolveOut] = Field(default_factory=list)
+    duplicates: list[DuplicateOut] = Field(default_factory=list)
 
 
 class BuildEntry(NoteAttrs):
@@ -319,9 +330,10 @@ def build_reply(size: int) -> type[KeyedReply]:
 
 
 class LinkReply(BaseModel):
-    """Links from the new note (may be empty)."""
+    """Links from the new note (may be empty), and the candidates it merely repeats."""
 
     links: list[LinkOut]
+    duplicates: list[DuplicateOut] = Field(default_factory=list)
 
 
 class EvolveReply(BaseModel):

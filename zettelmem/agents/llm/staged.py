@@ -22,6 +22,7 @@ from zettelmem.agents.llm.mapping import (
     memory_view,
     note_view,
     unshare,
+    verdicts_from,
 )
 from zettelmem.agents.llm.render import render_build, render_evolve, render_link
 from zettelmem.agents.llm.runtime import Runtime, fallback_reason
@@ -34,6 +35,7 @@ from zettelmem.agents.llm.schemas import (
     LinkReply,
     build_reply,
 )
+from zettelmem.agents.verdicts import TruthVerdict
 from zettelmem.errors import LLMError
 from zettelmem.models import Note
 
@@ -82,16 +84,23 @@ class LLMNoteBuilder:
 
 
 class LLMLinker:
-    """Chooses links from a new note to its offered candidates (one call)."""
+    """Chooses links from a new note to its offered candidates, and judges them (one call)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
 
     async def link(self, note: Note, candidates: Sequence[Candidate]) -> list[LinkProposal]:
         """Links to offered candidates only; no call when there is nothing to link to."""
+        return (await self.link_judged(note, candidates))[0]
+
+    async def link_judged(
+        self, note: Note, candidates: Sequence[Candidate]
+    ) -> tuple[list[LinkProposal], list[TruthVerdict] | None]:
+        """Links and the model's truth verdicts (supersedes / contradicts links, duplicates); the
+        verdicts are None when the offline linker answered (or no call was made)."""
         rt = self.rt
         if not candidates or rt.limits.max_links == 0:
-            return []
+            return [], None
         ids = IdMap("n")
         views = []
         for cand in candidates:
@@ -114,9 +123,12 @@ class LLMLinker:
                     reply = await rt.llm.complete(render_link(ctx), LinkReply, task="link")
             except LLMError as exc:
                 rt.fallback("link", fallback_reason(exc))
-                return list(await rt.offline.linker.link(note, candidates))
+                return list(await rt.offline.linker.link(note, candidates)), None
         offered = {c.note.id for c in candidates}
-        return links_from(reply.links, ids, offered, limits=rt.limits, meter=rt.meter, task="link")
+        links = links_from(reply.links, ids, offered, limits=rt.limits, meter=rt.meter, task="link")
+        verdicts = verdicts_from(links, reply.duplicates, ids, offered, meter=rt.meter, task="link",
+                                 agent=rt.built_by("link"))
+        return links, verdicts
 
 
 class LLMEvolver:
