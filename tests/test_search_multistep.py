@@ -149,7 +149,8 @@ def test_each_step_reads_a_bounded_number_of_rows(tmp_path: Path, backend: tuple
         reads = _Reads(m, monkeypatch)
         m.search("roses in the garden", scope=scope, k=3, multistep=False)
         one_step = (list(reads.links), list(reads.notes), list(reads.vectors))
-        reads.links.clear(), reads.notes.clear(), reads.vectors.clear()
+        for counted in (reads.links, reads.notes, reads.vectors):
+            counted.clear()
         hits = m.search("roses in the garden", scope=scope, k=3, multistep=True)
     assert one_step[0] == [] and one_step[2] == []  # one step, expansion off: no links, no stored vectors
     assert len(reads.links) == budget.steps and all(n <= budget.seeds for n in reads.links)
