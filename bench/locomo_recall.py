@@ -32,6 +32,7 @@ import json
 import os
 import platform
 import re
+import statistics
 import sys
 import tempfile
 import time
@@ -66,10 +67,18 @@ from bench.locomo_data import (  # noqa: E402
 )
 
 BASELINES = ("bm25", "dense", "hybrid")
-#: zettelmem and its ablations: no topic notes (consolidation off), no links at all, no truth maintenance
-#: (``zettelmem`` with ``AgentsConfig(truth=False)``: no supersession, no merged repeats), no cross-session
-#: candidates at write time (``AgentsConfig(cross_session=0)``)
-VARIANTS = ("zettelmem", "zettelmem-noconsol", "zettelmem-nolinks", "zettelmem-notruth", "zettelmem-nocross")
+#: zettelmem (topic notes on, so multi-step search on) and its ablations: one-step search (multi-step
+#: off, on the same store), no topic notes (consolidation and so multi-step off; and the same store
+#: searched with multi-step forced on), no links at all, no truth maintenance (``zettelmem`` with
+#: ``AgentsConfig(truth=False)``: no supersession, no merged repeats), no cross-session candidates at
+#: write time (``AgentsConfig(cross_session=0)``)
+VARIANTS = ("zettelmem", "zettelmem-nomultistep", "zettelmem-noconsol", "zettelmem-noconsol-multistep",
+            "zettelmem-nolinks", "zettelmem-notruth", "zettelmem-nocross")
+#: variants that search another variant's store with other search arguments (built once, searched twice)
+SHARED_STORE: dict[str, tuple[str, dict[str, Any]]] = {
+    "zettelmem-nomultistep": ("zettelmem", {"multistep": False}),
+    "zettelmem-noconsol-multistep": ("zettelmem-noconsol", {"multistep": True}),
+}
 ALL_SYSTEMS = (*BASELINES, *VARIANTS)
 KMAX = max(KS)
 RRF_K = 60
@@ -202,7 +211,9 @@ def run_baselines(
 
 
 def _add_time(timing: dict[str, Any], system: str, index_s: float, query_s: float, nq: int, note: str = "") -> None:
-    t = timing.setdefault(system, {"index_s": 0.0, "query_s": 0.0, "queries": 0, "note": note})
+    t = timing.setdefault(system, {})
+    for key, zero in (("index_s", 0.0), ("query_s", 0.0), ("queries", 0), ("note", note)):
+        t.setdefault(key, zero)
     t["index_s"] += index_s
     t["query_s"] += query_s
     t["queries"] += nq
@@ -258,11 +269,14 @@ def _variant_settings(variant: str, home: str) -> Any:
 
 
 def run_zettelmem(
-    conv: Conversation, questions: Sequence[str], timing: dict[str, Any], variant: str = "zettelmem"
+    conv: Conversation, questions: Sequence[str], timing: dict[str, Any], variant: str = "zettelmem",
+    also: Sequence[str] = (),
 ) -> list[Ranking]:
     """Add every turn to a fresh zettelmem Memory (session by session), then search each question.
 
     A topic note made by consolidation is one returned item covering its members' turns.
+    ``also`` names variants that search the same store with their own search arguments
+    (:data:`SHARED_STORE`); their rankings go to ``timing[name]["rankings"]``.
     """
     from zettelmem import Memory, Provenance, Scope
 
@@ -294,16 +308,27 @@ def run_zettelmem(
                 )
             t1 = time.perf_counter()
             out: list[Ranking] = []
-            for qi, q in enumerate(questions):
-                hits = mem.search(q, scope=scope, k=KMAX)
-                out.append([hit_turn_ids(h, turns_of) for h in hits[:KMAX]])
-                if qi and qi % 50 == 0:
-                    log(f"    {variant} {conv.sample_id}: {qi}/{len(questions)} questions")
-            t2 = time.perf_counter()
+            for name, args in [(variant, {}), *((a, SHARED_STORE[a][1]) for a in also)]:
+                ranked: list[Ranking] = []
+                latencies = timing.setdefault(name, {}).setdefault("latencies", [])
+                t2 = time.perf_counter()
+                for qi, q in enumerate(questions):
+                    q0 = time.perf_counter()
+                    hits = mem.search(q, scope=scope, k=KMAX, **args)
+                    latencies.append(time.perf_counter() - q0)
+                    ranked.append([hit_turn_ids(h, turns_of) for h in hits[:KMAX]])
+                    if qi and qi % 50 == 0:
+                        log(f"    {name} {conv.sample_id}: {qi}/{len(questions)} questions")
+                if name == variant:
+                    out, t3 = ranked, time.perf_counter()
+                else:
+                    timing[name]["rankings"] = ranked
+                    _add_time(timing, name, 0.0, time.perf_counter() - t2, len(questions),
+                              note=f"searches the {variant} store")
             stats = mem.stats(scope)
         finally:
             mem.close()
-    _add_time(timing, variant, t1 - t0, t2 - t1, len(questions))
+    _add_time(timing, variant, t1 - t0, t3 - t1, len(questions))
     timing[variant]["notes"] = timing[variant].get("notes", 0) + int(stats.get("notes", 0))
     timing[variant]["links"] = timing[variant].get("links", 0) + int(stats.get("links", 0))
     timing[variant]["memories"] = timing[variant].get("memories", 0) + len(conv.turns)
@@ -425,7 +450,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if bad:
             ap.error(f"unknown systems {bad}; choose from {ALL_SYSTEMS}")
     else:
-        systems = list(BASELINES) + (["zettelmem", "zettelmem-noconsol"] if zettelmem_available() else [])
+        systems = list(BASELINES) + (["zettelmem", "zettelmem-nomultistep", "zettelmem-noconsol"] if zettelmem_available() else [])
 
     data_path = args.data or default_data_path()
     audit_path = args.audit or default_audit_path(data_path)
@@ -454,10 +479,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             t0 = time.perf_counter()
             rankings.update(run_baselines(conv, questions, base, timing))
             log(f"    baselines {','.join(base)} done in {time.perf_counter() - t0:.1f}s")
-        for variant in [s for s in systems if s in VARIANTS]:
+        wanted = [s for s in systems if s in VARIANTS]
+        builds = list(dict.fromkeys(SHARED_STORE[s][0] if s in SHARED_STORE else s for s in wanted))
+        for variant in builds:
             t0 = time.perf_counter()
-            rankings[variant] = run_zettelmem(conv, questions, timing, variant)
-            log(f"    {variant} done in {time.perf_counter() - t0:.1f}s")
+            also = [s for s in wanted if s in SHARED_STORE and SHARED_STORE[s][0] == variant]
+            ranked = run_zettelmem(conv, questions, timing, variant, also)
+            if variant in wanted:
+                rankings[variant] = ranked
+            for a in also:
+                rankings[a] = timing[a].pop("rankings")
+            log(f"    {', '.join([variant, *also])} done in {time.perf_counter() - t0:.1f}s")
         n_corrected += sum(1 for qa in qas if qa.corrected_evidence is not None)
         for s in systems:
             for qa, items in zip(qas, rankings[s], strict=True):
@@ -518,16 +550,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(text)
             summaries.append({**summary, "evidence": evidence_name})
 
-    header = ["system", "index s", "query ms/q", "note"]
+    header = ["system", "index s", "query ms/q", "search p50 ms", "note"]
     rows = []
     for s in systems:
         t = timing.get(s)
         if t:
+            lat = t.pop("latencies", None)
+            if lat:
+                t["search_p50_ms"] = 1000 * statistics.median(lat)
             rows.append(
                 [
                     s,
                     f"{t['index_s']:.1f}",
                     f"{1000 * t['query_s'] / max(t['queries'], 1):.1f}",
+                    f"{t['search_p50_ms']:.1f}" if "search_p50_ms" in t else "",
                     t.get("note", "")
                     + (
                         f"{t['notes']} notes for {t['memories']} memories"

@@ -223,6 +223,7 @@ class _FakeMemory:
     def __init__(self, settings: object) -> None:
         self.settings = settings
         self.items: list[dict[str, Any]] = []
+        self.search_args: list[dict[str, object]] = []
         self.closed = False
         _FakeMemory.instances.append(self)
 
@@ -238,8 +239,10 @@ class _FakeMemory:
     def stats(self, scope: object) -> dict[str, int]:
         return {"notes": len(self.items)}
 
-    def search(self, query: str, scope: object, k: int = 10) -> list[object]:
+    def search(self, query: str, scope: object, k: int = 10, **kwargs: object) -> list[object]:
         from types import SimpleNamespace
+
+        self.search_args.append(kwargs)
 
         words = set(query.lower().split())
         scored = sorted(self.items, key=lambda it: -len(words & set(it["content"].lower().split())))
@@ -277,3 +280,39 @@ def test_zettelmem_runner_against_fake_engine(monkeypatch: pytest.MonkeyPatch) -
     assert len(ranked) == len(qas) and all(len(r) == 20 for r in ranked)
     assert all(len(item) == 1 and next(iter(item)) in conv.by_id for r in ranked for item in r)
     assert timing["zettelmem"]["queries"] == len(qas)
+
+
+@needs_data
+def test_a_shared_store_variant_searches_the_same_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """zettelmem-nomultistep is built once with zettelmem and searched with multistep=False."""
+    import zettelmem
+    from bench import locomo_recall as lr
+    from zettelmem.config import Settings
+    from zettelmem.models import Provenance, Scope
+
+    monkeypatch.setattr(zettelmem, "Memory", _FakeMemory, raising=False)
+    monkeypatch.setattr(zettelmem, "Settings", Settings, raising=False)
+    monkeypatch.setattr(zettelmem, "Scope", Scope, raising=False)
+    monkeypatch.setattr(zettelmem, "Provenance", Provenance, raising=False)
+    conv = ld.load_locomo(DATA)[1]
+    questions = [q.question for q in conv.qa[:6] if q.evidence]
+    timing: dict[str, Any] = {}
+    before = len(_FakeMemory.instances)
+    ranked = lr.run_zettelmem(conv, questions, timing, "zettelmem", also=["zettelmem-nomultistep"])
+    assert len(_FakeMemory.instances) == before + 1  # one store
+    mem = _FakeMemory.instances[-1]
+    assert mem.search_args == [{}] * len(questions) + [{"multistep": False}] * len(questions)
+    assert len(ranked) == len(timing["zettelmem-nomultistep"]["rankings"]) == len(questions)
+    assert len(timing["zettelmem"]["latencies"]) == len(timing["zettelmem-nomultistep"]["latencies"]) == len(questions)
+    assert timing["zettelmem-nomultistep"]["index_s"] == 0.0 and timing["zettelmem"]["index_s"] > 0.0
+
+
+def test_whatif_applies_multistep_overrides_and_refuses_heldout() -> None:
+    from bench import locomo_whatif as wi
+    from zettelmem.config import SearchConfig
+
+    cfg = wi.search_config(SearchConfig(), {"ms_decay": 0.3, "ms_steps": 2, "rrf_k": 7})
+    assert (cfg.multistep.decay, cfg.multistep.steps, cfg.rrf_k) == (0.3, 2, 7)
+    assert cfg.multistep.relevance == SearchConfig().multistep.relevance
+    with pytest.raises(SystemExit):
+        wi.main(["--conversations", "5"])  # held out: never tuned on

@@ -120,6 +120,8 @@ def reason_text(reason: Reason, labels: Mapping[str, str] | None = None) -> str:
         rel = reason.relation.value if reason.relation else "link"
         via = (labels or {}).get(str(reason.via), str(reason.via)[:8])
         return f"graph: linked from {via} ({rel}, weight {reason.weight or 0:.2f})"
+    if reason.kind == "step":
+        return _step_text(reason, labels or {})
     if reason.kind == "dense":
         return f"dense #{reason.rank} (cosine {score:.3f})"
     if reason.kind == "lexical":
@@ -133,6 +135,21 @@ def reason_text(reason: Reason, labels: Mapping[str, str] | None = None) -> str:
     if reason.kind == "cold":
         return f"cold: rarely read, demoted by a consolidate pass (score x{score:g})"
     return f"{reason.kind} #{reason.rank} ({score:.3f})"
+
+
+def _step_text(reason: Reason, labels: Mapping[str, str]) -> str:
+    """A multi-step reason: the hop that reached the note and the path before it."""
+    if reason.hop == "feedback":
+        return f"step {reason.rank}: query fed back with {reason.via} (score {reason.score or 0:.3f})"
+
+    def name(i: str) -> str:
+        return labels.get(i, i[:8])
+
+    via = name(str(reason.via))
+    hop = {"topic": f"via topic note {via}", "member": f"topic note over {via}"}.get(
+        reason.hop or "", f"via link {reason.relation.value if reason.relation else 'link'} from {via}")
+    walked = " → ".join(name(i) for i in [*(reason.path or []), str(reason.via)])
+    return f"step {reason.rank}: {hop} (cosine {reason.score or 0:.3f}; path {walked})"
 
 
 def explain(reasons: Iterable[Reason], labels: Mapping[str, str] | None = None) -> str:

@@ -36,6 +36,7 @@ __all__ = [
     "ConsolidationConfig",
     "HashingEmbeddingConfig",
     "LLMSettings",
+    "MultiStepConfig",
     "Neo4jConfig",
     "NetworkXConfig",
     "OnnxEmbeddingConfig",
@@ -169,6 +170,25 @@ class ConsolidationConfig(StrictModel):
     cold_reads: int = Field(default=0, ge=0)
 
 
+class MultiStepConfig(StrictModel):
+    """Multi-step search (:mod:`zettelmem.engine.search_multistep`): follow links and topic notes from the hits.
+
+    Each step reads at most ``seeds`` notes' links and ``candidates`` notes and vectors.
+    Defaults tuned on LoCoMo conversations 0-4 only (``bench/locomo_whatif.py``).
+    """
+
+    enabled: bool | None = None  # None: on when consolidation is (its gain comes through topic notes)
+    steps: int = Field(default=1, ge=1, le=5)  # expansion steps after the first search (more did not help)
+    seeds: int = Field(default=10, ge=1, le=100)  # top hits expanded per step
+    candidates: int = Field(default=40, ge=1, le=500)  # notes re-scored against the query per step
+    decay: float = Field(default=0.5, ge=0.0, le=1.0)  # a reached note's score: seed's x decay x ratio**relevance
+    relevance: float = Field(default=2.0, ge=0.0)  # ratio = min(1, its cosine to the query / the seed's)
+    feedback: int = Field(default=3, ge=0, le=20)  # top hits whose terms and vectors re-run the query (0: off)
+    feedback_terms: int = Field(default=8, ge=1, le=50)
+    feedback_weight: float = Field(default=0.3, ge=0.0)
+    collapse: bool = True  # a member ranked below its topic note is covered by it, not listed again
+
+
 class SearchConfig(StrictModel):
     """Hybrid retrieval knobs."""
 
@@ -194,6 +214,7 @@ class SearchConfig(StrictModel):
     superseded_weight: float = 0.3  # score factor of a superseded (closed) note: current facts rank first
     heat_weight: float = 0.0  # recency/frequency-of-access bonus (engine/access.py); off: it did not help
     cold_weight: float = 1.0  # score factor of a note demoted as cold (engine/heat.py); 1: ranking ignores it
+    multistep: MultiStepConfig = Field(default_factory=MultiStepConfig)
 
 
 EmbeddingConfig = Annotated[

@@ -228,11 +228,18 @@ class AsyncMemory:
         return await self.graph.aget_links(scope, [note_id])
 
     async def search(self, query: str, scope: Scope | None = None, *, k: int = 10,
-                     where: Filter | None = None, expand: bool | None = None) -> builtins.list[SearchHit]:
-        """Hybrid search (dense + BM25 + graph expansion, fused by RRF), with reasons."""
+                     where: Filter | None = None, expand: bool | None = None,
+                     multistep: bool | None = None) -> builtins.list[SearchHit]:
+        """Hybrid search (dense + BM25 + graph expansion, fused by RRF), with reasons.
+
+        ``multistep`` follows links and topic notes from the hits for a bounded number of steps
+        (:mod:`~zettelmem.engine.search_multistep`); default ``settings.search.multistep.enabled``,
+        whose default is on exactly when consolidation (topic notes) is.
+        """
         query, k, where = check.query(query), check.k(k), check.filter_(where)
         scope, expand = check.scope(scope), check.optional_bool(expand, "expand")
-        hits = await hybrid_search(self.parts, query, self._scope(scope), k, where, expand)
+        multistep = check.optional_bool(multistep, "multistep")
+        hits = await hybrid_search(self.parts, query, self._scope(scope), k, where, expand, multistep)
         await self._touch(self._scope(scope), [h.note.id for h in hits])
         return hits
 

@@ -41,12 +41,17 @@ class AddResult(BaseModel):
 class Reason(BaseModel):
     """One reason a search hit came back."""
 
-    kind: Literal["dense", "lexical", "thread", "entity", "graph", "superseded", "cold"]
-    rank: int | None = None  # 1-based rank in that retriever's list
-    score: float | None = None  # cosine (dense), BM25 (lexical), propagated score (graph)
-    via: str | None = None  # graph: the hit this one was reached from; entity: the names matched
+    kind: Literal["dense", "lexical", "thread", "entity", "graph", "superseded", "cold", "step"]
+    rank: int | None = None  # 1-based rank in that retriever's list; step: the step number
+    score: float | None = None  # cosine (dense, step), BM25 (lexical), propagated score (graph)
+    via: str | None = None  # graph, step: the hit this one was reached from; entity: the names matched
     relation: Relation | None = None
     weight: float | None = None
+    # step (multi-step search): how ``via`` leads here ("topic": via is a topic note gathering this
+    # note; "member": this topic note gathers via; "link": another link; "feedback": the query
+    # re-run with terms of the top hits, named in ``via``) and the notes walked before, first hit first
+    hop: Literal["topic", "member", "link", "feedback"] | None = None
+    path: list[str] | None = None
 
     def __str__(self) -> str:
         return reason_text(self)

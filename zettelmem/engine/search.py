@@ -13,7 +13,11 @@
    ``seed score × link weight × relation factor`` to its linked notes; those
    notes, ranked by their best such path, form one more RRF list (weight
    ``graph_weight``), so a linked note joins the ranking without leapfrogging
-   the direct hits that led to it.
+   the direct hits that led to it;
+5. multi-step (on when topic notes are, :mod:`~zettelmem.engine.search_multistep`):
+   follow links and topic notes from the top hits, re-score what they reach against
+   the query from its stored vector, within a budget per step; with ``collapse``, a
+   member ranked below its topic note is covered by that hit instead of listed again.
 
 Every hit says which of these brought it (:class:`~zettelmem.engine.results.Reason`).
 """
@@ -25,6 +29,7 @@ import re
 
 from zettelmem.engine.parts import EngineParts
 from zettelmem.engine.results import Reason, SearchHit
+from zettelmem.engine.search_multistep import Fusion, collapse_members, multistep_search
 from zettelmem.filters import Filter, predicate
 from zettelmem.models import Note, Relation, Scope
 from zettelmem.stores.base import SearchText
@@ -44,9 +49,13 @@ RELATION_FACTOR: dict[Relation, float] = {
 
 
 async def hybrid_search(
-    parts: EngineParts, query: str, scope: Scope, k: int, where: Filter | None, expand: bool | None
+    parts: EngineParts, query: str, scope: Scope, k: int, where: Filter | None, expand: bool | None,
+    multistep: bool | None = None,
 ) -> list[SearchHit]:
     cfg = parts.settings.search
+    steps = cfg.multistep
+    if multistep is None:
+        multistep = steps.enabled if steps.enabled is not None else parts.settings.consolidation.enabled
     wanted = predicate(where)
 
     def keep(note: Note) -> bool:  # soft-forgotten notes never come back from search
@@ -86,6 +95,11 @@ async def hybrid_search(
                 why[i].append(Reason(kind="entity", score=cfg.entity_boost, via=", ".join(sorted(who))))
     if cfg.expand if expand is None else expand:
         await _expand(parts, scope, fused, why, notes, keep, cfg.expand_seeds, cfg.graph_weight, cfg.rrf_k)
+    if multistep:
+        state = Fusion(query=query, qvec=qvec, where=where, fused=fused, why=why, notes=notes, keep=keep,
+                       floors=floors,
+                       paths={i: [str(r.via)] for i, rs in why.items() for r in rs if r.kind == "graph"})
+        await multistep_search(parts, scope, state)
     if where is None or where.current is None:
         demote_closed(fused, why, notes, cfg.superseded_weight)
     if cfg.cold_weight != 1.0:  # notes a consolidate pass demoted as cold (engine/heat.py)
@@ -98,8 +112,10 @@ async def hybrid_search(
 
         for i in fused:
             fused[i] *= 1.0 + cfg.heat_weight * heat(notes[i])
-    order = sorted(fused, key=lambda i: -fused[i])[:k]
-    return [SearchHit(note=notes[i], score=fused[i], why=why[i], members=_members(notes[i])) for i in order]
+    order = sorted(fused, key=lambda i: -fused[i])
+    if multistep and steps.collapse:
+        order = collapse_members(order, notes)
+    return [SearchHit(note=notes[i], score=fused[i], why=why[i], members=_members(notes[i])) for i in order[:k]]
 
 
 def _members(note: Note) -> list[str]:
