@@ -17,9 +17,9 @@ import pytest
 __all__ = ["HNSW_FILES", "MemoryHooks", "files_with"]
 
 
-#: Chroma's HNSW segment files: hnswlib leaves a node's unused link slots uninitialised, so
-#: these files can hold stray bytes of freed process memory, which may once have held any text
-#: the process handled (a known limitation of hard forget, README "Truth over time").
+#: Chroma's HNSW segment files: once a just-forgotten word was found in ``data_level0.bin``,
+#: most likely stray bytes of freed process memory in link slots hnswlib leaves uninitialised
+#: (a known limitation of hard forget, README "Truth over time").
 HNSW_FILES = frozenset({"data_level0.bin", "link_lists.bin"})
 
 
