@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 from bench.locomo_data import KS, Conversation, Scores, load_locomo, memory_text
 from bench.locomo_recall import hit_turn_ids, log
@@ -31,12 +33,17 @@ def _default_weights() -> tuple[tuple[float, ...], tuple[float, ...]]:
 DEFAULT_WEIGHTS = _default_weights()
 
 
-def ingest(home: Path, conv: Conversation) -> None:
+def ingest(home: Path, conv: Conversation, **fields: Any) -> None:
+    """Add a conversation session by session to a store in ``home`` (once: a ``done`` file marks it).
+
+    ``fields``: more Settings fields (``locomo_whatif`` turns consolidation on).
+    """
     from zettelmem import Memory, Provenance, Scope, Settings
 
     if (home / "done").exists():
         return
-    with Memory(Settings(home=home)) as mem:
+    t0 = time.perf_counter()
+    with Memory(Settings(home=home, **fields)) as mem:
         scope = Scope(user_id=conv.sample_id)
         for session in conv.sessions:
             turns = [t for t in conv.turns if t.session == session]
@@ -44,7 +51,7 @@ def ingest(home: Path, conv: Conversation) -> None:
                                provenance=Provenance(source=t.dia_id, session=str(t.session),
                                                      speaker=t.speaker, turn=t.turn)) for t in turns], scope=scope)
     (home / "done").write_text("ok")
-    log(f"ingested {conv.sample_id}")
+    log(f"ingested {conv.sample_id} in {time.perf_counter() - t0:.0f}s")
 
 
 def main() -> int:

@@ -25,8 +25,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.locomo_data import KS, Conversation, Scores, load_locomo, memory_text, parse_conversations
-from bench.locomo_recall import hit_turn_ids, hit_turn_ids_of_note, log
+from bench.locomo_data import KS, Conversation, Scores, load_locomo, parse_conversations
+from bench.locomo_recall import hit_turn_ids, hit_turn_ids_of_note
+from bench.locomo_tune import ingest as tune_ingest
 
 if TYPE_CHECKING:
     from zettelmem.config import SearchConfig
@@ -36,21 +37,9 @@ TUNING = (0, 1, 2, 3, 4)
 
 def ingest(home: Path, conv: Conversation) -> None:
     """Add every turn, session by session, with topic notes on (skipped when ``home`` is built)."""
-    from zettelmem import Memory, Provenance, Scope, Settings
     from zettelmem.config import ConsolidationConfig
 
-    if (home / "done").exists():
-        return
-    t0 = time.perf_counter()
-    with Memory(Settings(home=home, consolidation=ConsolidationConfig(enabled=True))) as mem:
-        scope = Scope(user_id=conv.sample_id)
-        for session in conv.sessions:
-            turns = [t for t in conv.turns if t.session == session]
-            mem.add_many([dict(content=memory_text(t), event_time=t.time,
-                               provenance=Provenance(source=t.dia_id, session=str(t.session),
-                                                     speaker=t.speaker, turn=t.turn)) for t in turns], scope=scope)
-    (home / "done").write_text("ok")
-    log(f"ingested {conv.sample_id} in {time.perf_counter() - t0:.0f}s")
+    tune_ingest(home, conv, consolidation=ConsolidationConfig(enabled=True))
 
 
 def search_config(base: SearchConfig, update: dict[str, Any]) -> SearchConfig:

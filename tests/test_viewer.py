@@ -23,6 +23,7 @@ from typing import Any
 
 import networkx as nx
 import pytest
+from PIL import Image  # Pillow comes with matplotlib (the notebook extra, in the test install)
 
 from zettelmem import Memory, Settings
 from zettelmem.cli.jsonl import bundled_dialogue
@@ -30,7 +31,6 @@ from zettelmem.export import to_html, to_networkx
 from zettelmem.export._graph import RELATION_COLORS, graph_from
 from zettelmem.models import BuiltBy, Change, Link, MemoryType, Note, Provenance, Relation
 
-PIL = pytest.importorskip("PIL.Image")  # Pillow comes with matplotlib (the notebook extra)
 WIDTH, HEIGHT = 1400, 900
 
 
@@ -90,16 +90,17 @@ def viewer_status(dom: str) -> dict[str, Any]:
 
 def saturated_hues(png: Path, box: tuple[int, int, int, int]) -> dict[int, int]:
     """Pixels per 30-degree hue bucket among the clearly coloured pixels of ``box``."""
-    img = PIL.open(png).convert("RGB").crop(box).convert("HSV")
+    img = Image.open(png).convert("RGB").crop(box).convert("HSV")
     buckets: dict[int, int] = {}
-    for h, s, v in img.getdata():
+    pixels: list[tuple[int, int, int]] = list(img.getdata())
+    for h, s, v in pixels:
         if s > 90 and v > 60:
             buckets[h * 360 // 256 // 30] = buckets.get(h * 360 // 256 // 30, 0) + 1
     return buckets
 
 
 def non_background(png: Path, box: tuple[int, int, int, int]) -> float:
-    img = PIL.open(png).convert("L").crop(box)
+    img = Image.open(png).convert("L").crop(box)
     px = list(img.getdata())
     return sum(1 for p in px if p < 235) / len(px)
 
@@ -253,6 +254,6 @@ def test_notebook_graph_view_is_not_clipped(tmp_path):
     dom, png = browse(page, tmp_path / "frame.png", size=(900, height))  # a notebook column, the iframe's height
     status = viewer_status(dom)
     assert status["nodes"] >= 2 and status["nodes_drawn"] == status["nodes"]
-    img = PIL.open(png)
+    img = Image.open(png)
     assert img.size == (900, height)
     assert non_background(png, (0, height // 3, 520, height)) > 0.005  # the graph reaches below the header
